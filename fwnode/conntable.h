@@ -1,0 +1,62 @@
+/* conntable.h: the worker's local connection table.
+ *
+ * A chained hash table keyed by the canonical flow key, with a hard maximum of entries and a
+ * deadline per entry. Expired entries are removed lazily on lookup and by an incremental sweep
+ * (conntable_expire) driven by the periodic timer, so no packet pays for a full scan. */
+#ifndef FW_CONNTABLE_H
+#define FW_CONNTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+#include "tcp_state.h"
+
+/* Pseudo-states of UDP and ICMP echo flows. */
+enum conn_pseudo { CONN_NEW = 1, CONN_REPLIED = 2 };
+
+struct conn {
+    struct flow_key key;    /* canonical key */
+    struct conn *next;      /* hash chain */
+    uint32_t hash;          /* flow_key_hash(&key) */
+    uint8_t orig_is_a;      /* the originator is endpoint a of key */
+    uint8_t orig_side;      /* side the first packet arrived on: 0 = A, 1 = B */
+    uint8_t state;          /* TCP: enum tcp_st; UDP / ICMP: enum conn_pseudo */
+    uint8_t setup_done;     /* the handshake-completing ACK has been seen */
+    struct tcp_track tcp;   /* TCP only */
+    uint64_t expires_ns;    /* removed at or after this time */
+    uint64_t first_ns;      /* time of the first packet (the originator's SYN) */
+    uint64_t pkts[2];       /* packets per direction (TCP_DIR_ORIG, TCP_DIR_REPLY) */
+};
+
+struct conntable;
+
+/* max: most entries ever held. Returns NULL when out of memory. */
+struct conntable *conntable_new(uint32_t max);
+void conntable_free(struct conntable *ct);
+
+/* The live entry for key, or NULL. An entry whose deadline is <= now is removed and not returned
+ * (*expired is incremented when expired != NULL). */
+struct conn *conntable_find(struct conntable *ct, const struct flow_key *key, uint32_t hash,
+                            uint64_t now_ns, uint64_t *expired);
+
+/* Adds a zeroed entry for key (the caller fills it). Returns NULL when the table is full or out of
+ * memory. The key must not be in the table. */
+struct conn *conntable_insert(struct conntable *ct, const struct flow_key *key, uint32_t hash);
+
+/* Removes and frees c. */
+void conntable_remove(struct conntable *ct, struct conn *c);
+
+/* Sweeps up to budget hash slots from where the last sweep stopped and removes expired entries.
+ * Returns the number removed. */
+size_t conntable_expire(struct conntable *ct, uint64_t now_ns, size_t budget);
+
+size_t conntable_count(const struct conntable *ct);
+size_t conntable_slots(const struct conntable *ct);
+uint32_t conntable_max(const struct conntable *ct);
+
+/* Calls fn for every entry (fn must not insert or remove). */
+void conntable_foreach(struct conntable *ct, void (*fn)(struct conn *c, void *arg), void *arg);
+
+#endif

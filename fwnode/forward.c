@@ -1,0 +1,250 @@
+/* forward.c: egress through raw IP sockets (live) or into a capture file (offline), and the
+ * gateway's ARP and neighbour-discovery replies. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "forward.h"
+
+struct forward_ops {
+    int (*send_ip)(struct forward *f, int out, const struct pkt *p, const uint8_t *hdr,
+                   size_t hdrlen, uint64_t ts_ns, char *err, size_t errlen);
+    int (*send_frame)(struct forward *f, int side, const uint8_t *frame, size_t len, uint64_t ts_ns,
+                      char *err, size_t errlen);
+};
+
+struct forward {
+    const struct forward_ops *ops;
+    int fd4[2], fd6[2];         /* live: raw sockets per side */
+    struct capture *cap[2];     /* live: for frames */
+    struct capture_dump *dump;  /* file: output, may be NULL */
+    uint8_t buf[65536 + 64];    /* file: a frame being assembled */
+};
+
+/* ---- live ---- */
+
+static int live_send_ip(struct forward *f, int out, const struct pkt *p, const uint8_t *hdr,
+                        size_t hdrlen, uint64_t ts_ns, char *err, size_t errlen)
+{
+    (void)ts_ns;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int fd;
+    memset(&ss, 0, sizeof(ss));
+    if (p->l4.family == 4) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, p->l4.dst, 4);
+        sl = sizeof(*sin);
+        fd = f->fd4[out];
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        memcpy(&sin6->sin6_addr, p->l4.dst, 16);
+        sl = sizeof(*sin6);
+        fd = f->fd6[out];
+    }
+    struct iovec iov[2] = {
+        {(void *)(uintptr_t)hdr, hdrlen},
+        {(void *)(uintptr_t)(p->frame + p->l3_off + hdrlen), p->l3_len - hdrlen},
+    };
+    struct msghdr mh = {.msg_name = &ss, .msg_namelen = sl, .msg_iov = iov, .msg_iovlen = 2};
+    if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "send: %s", strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+static int live_send_frame(struct forward *f, int side, const uint8_t *frame, size_t len,
+                           uint64_t ts_ns, char *err, size_t errlen)
+{
+    (void)ts_ns;
+    return capture_inject(f->cap[side], frame, len, err, errlen);
+}
+
+static const struct forward_ops live_ops = {live_send_ip, live_send_frame};
+
+/* Opens a raw socket of family bound to iface, header included. */
+static int open_raw(int family, const char *iface, char *err, size_t errlen)
+{
+    int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "raw IPv%d socket: %s", family == AF_INET ? 4 : 6, strerror(e));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, iface, (socklen_t)strlen(iface)) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "bind raw socket to %s: %s", iface, strerror(e));
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    if (family == AF_INET && setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "IP_HDRINCL: %s", strerror(e));
+        close(fd);
+        return -1;
+    }
+    int big = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)); /* best effort */
+    return fd;
+}
+
+struct forward *forward_live_new(const char *const iface[2], struct capture *const cap[2],
+                                 char *err, size_t errlen)
+{
+    struct forward *f = calloc(1, sizeof(*f));
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->ops = &live_ops;
+    for (int s = 0; s < 2; s++) {
+        f->fd4[s] = f->fd6[s] = -1;
+        f->cap[s] = cap[s];
+    }
+    for (int s = 0; s < 2; s++) {
+        if ((f->fd4[s] = open_raw(AF_INET, iface[s], err, errlen)) < 0 ||
+            (f->fd6[s] = open_raw(AF_INET6, iface[s], err, errlen)) < 0) {
+            forward_free(f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
+/* ---- file ---- */
+
+static int file_send_ip(struct forward *f, int out, const struct pkt *p, const uint8_t *hdr,
+                        size_t hdrlen, uint64_t ts_ns, char *err, size_t errlen)
+{
+    (void)out, (void)err, (void)errlen;
+    if (!f->dump)
+        return 0;
+    /* the original link-layer header, the rewritten start of the IP header, the rest */
+    size_t n = p->l3_off;
+    memcpy(f->buf, p->frame, n);
+    memcpy(f->buf + n, hdr, hdrlen);
+    memcpy(f->buf + n + hdrlen, p->frame + p->l3_off + hdrlen, p->l3_len - hdrlen);
+    capture_dump_write(f->dump, f->buf, (uint32_t)(n + p->l3_len), ts_ns);
+    return 0;
+}
+
+static int file_send_frame(struct forward *f, int side, const uint8_t *frame, size_t len,
+                           uint64_t ts_ns, char *err, size_t errlen)
+{
+    (void)side, (void)err, (void)errlen;
+    if (f->dump)
+        capture_dump_write(f->dump, frame, (uint32_t)len, ts_ns);
+    return 0;
+}
+
+static const struct forward_ops file_ops = {file_send_ip, file_send_frame};
+
+struct forward *forward_file_new(struct capture_dump *dump, char *err, size_t errlen)
+{
+    struct forward *f = calloc(1, sizeof(*f));
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->ops = &file_ops;
+    f->dump = dump;
+    for (int s = 0; s < 2; s++)
+        f->fd4[s] = f->fd6[s] = -1;
+    return f;
+}
+
+void forward_free(struct forward *f)
+{
+    if (!f)
+        return;
+    for (int s = 0; s < 2; s++) {
+        if (f->fd4[s] >= 0)
+            close(f->fd4[s]);
+        if (f->fd6[s] >= 0)
+            close(f->fd6[s]);
+    }
+    free(f);
+}
+
+int forward_ip(struct forward *f, int out, const struct pkt *p, const uint8_t *hdr, size_t hdrlen,
+               uint64_t ts_ns, char *err, size_t errlen)
+{
+    return f->ops->send_ip(f, out, p, hdr, hdrlen, ts_ns, err, errlen);
+}
+
+int forward_frame(struct forward *f, int side, const uint8_t *frame, size_t len, uint64_t ts_ns,
+                  char *err, size_t errlen)
+{
+    return f->ops->send_frame(f, side, frame, len, ts_ns, err, errlen);
+}
+
+/* ---- gateway replies ---- */
+
+size_t forward_build_arp_reply(uint8_t *b, const struct pkt *req, const uint8_t vmac[6],
+                               const uint8_t src_mac[6])
+{
+    memcpy(b, req->arp_sha, 6); /* to the asker */
+    memcpy(b + 6, src_mac, 6);  /* from the worker's own port: the virtual MAC is never a source */
+    b[12] = 0x08, b[13] = 0x06;
+    static const uint8_t arp_hdr[8] = {0, 1, 8, 0, 6, 4, 0, 2}; /* Ethernet, IPv4, reply */
+    memcpy(b + 14, arp_hdr, 8);
+    memcpy(b + 22, vmac, 6);          /* sender hardware: the virtual MAC */
+    memcpy(b + 28, req->arp_tpa, 4);  /* sender protocol: the gateway address asked for */
+    memcpy(b + 32, req->arp_sha, 6);  /* target: the asker */
+    memcpy(b + 38, req->arp_spa, 4);
+    return 42;
+}
+
+size_t forward_build_nd_advert(uint8_t *b, const struct pkt *req, const uint8_t vip6[16],
+                               const uint8_t vmac[6], const uint8_t src_mac[6])
+{
+    static const uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t unspec[16];
+    int dad = memcmp(req->l4.src, unspec, 16) == 0; /* duplicate address detection probe */
+    const uint8_t *dst = dad ? all_nodes : req->l4.src;
+
+    if (dad) {
+        static const uint8_t mc[6] = {0x33, 0x33, 0, 0, 0, 1};
+        memcpy(b, mc, 6);
+    } else {
+        memcpy(b, req->eth_src, 6);
+    }
+    memcpy(b + 6, src_mac, 6);
+    b[12] = 0x86, b[13] = 0xdd;
+    uint8_t *ip = b + 14;
+    memset(ip, 0, 40);
+    ip[0] = 0x60;
+    ip[5] = 32;  /* payload: ICMPv6 header 4 + flags 4 + target 16 + option 8 */
+    ip[6] = 58;  /* ICMPv6 */
+    ip[7] = 255; /* hop limit: ND requires 255 */
+    memcpy(ip + 8, vip6, 16);
+    memcpy(ip + 24, dst, 16);
+    uint8_t *icmp = ip + 40;
+    memset(icmp, 0, 32);
+    icmp[0] = 136;                             /* neighbour advertisement */
+    icmp[4] = (uint8_t)(0x80 | (dad ? 0 : 0x40) | 0x20); /* router, solicited, override */
+    memcpy(icmp + 8, vip6, 16);
+    icmp[24] = 2; /* target link-layer address option */
+    icmp[25] = 1;
+    memcpy(icmp + 26, vmac, 6);
+    /* checksum over the pseudo-header and the message */
+    uint32_t sum = pkt_csum_add(0, ip + 8, 32);
+    uint8_t ph[8] = {0, 0, 0, 32, 0, 0, 0, 58};
+    sum = pkt_csum_add(sum, ph, 8);
+    sum = pkt_csum_add(sum, icmp, 32);
+    uint16_t c = pkt_csum_fold(sum);
+    icmp[2] = (uint8_t)(c >> 8);
+    icmp[3] = (uint8_t)c;
+    return 14 + 40 + 32;
+}

@@ -1,0 +1,51 @@
+/* pipeline.h: what the worker does with one frame: parse, answer ARP / ND for the virtual gateway,
+ * look up the connection, match the rules for a new one, track TCP state, forward or drop.
+ * The same code runs live and offline; all I/O goes through the forward module. */
+#ifndef FW_PIPELINE_H
+#define FW_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "conntable.h"
+#include "forward.h"
+#include "settings.h"
+#include "stats.h"
+
+#define SIDE_A 0
+#define SIDE_B 1
+#define SIDE_UNKNOWN (-1) /* offline: find the side from the frame's destination */
+
+struct pipeline {
+    struct classifier *cls;  /* owned */
+    struct conntable *ct;    /* owned */
+    struct forward *fwd;     /* not owned */
+    struct fw_stats stats;
+    uint8_t vmac[2][6];      /* virtual gateway MAC per side */
+    uint8_t own_mac[2][6];   /* source MAC of the replies per side */
+    uint8_t vip[2][4];       /* virtual gateway IPv4 per side */
+    uint8_t vip6[2][16];     /* virtual gateway IPv6 per side */
+    uint64_t to_tcp[TCP_ST_MAX]; /* timeouts in ns */
+    uint64_t to_udp, to_udp_stream, to_icmp;
+    bool loose;              /* TCP mid-stream pickup */
+    bool checksum;           /* verify transport checksums */
+    char err[256];           /* the last egress error */
+};
+
+/* Builds a pipeline from settings (rules compiled, table allocated). Returns 0, or -1 with err. */
+int pipeline_init(struct pipeline *pl, const struct fwnode_settings *set, struct forward *fwd,
+                  char *err, size_t errlen);
+void pipeline_free(struct pipeline *pl);
+
+/* Replaces the rule set (existing connections are untouched). Returns 0 or -1 with err. */
+int pipeline_set_rules(struct pipeline *pl, const struct ruleset *rules, char *err, size_t errlen);
+
+/* Processes one frame that arrived on side (SIDE_A, SIDE_B or SIDE_UNKNOWN) at ts_ns. */
+void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
+                    uint64_t ts_ns);
+
+/* Removes expired connections, looking at up to budget hash slots. */
+void pipeline_expire(struct pipeline *pl, uint64_t now_ns, size_t budget);
+
+#endif

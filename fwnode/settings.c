@@ -1,0 +1,105 @@
+/* settings.c: the worker's settings table: name, env var, file path, type, default, help. */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "settings.h"
+
+/* Validates a unicast MAC address "xx:xx:xx:xx:xx:xx". */
+static int valid_mac(const struct cfg_option *opt, const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    unsigned m[6];
+    char tail;
+    (void)opt;
+    if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
+                     &tail) != 6) {
+        snprintf(err, errlen, "not a MAC address: '%s'", s ? s : "");
+        return -1;
+    }
+    if (m[0] & 1) {
+        snprintf(err, errlen, "a multicast MAC cannot be a gateway: '%s'", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates an IPv4 address, or IPv6 for the vip6 settings. */
+static int valid_ip(const struct cfg_option *opt, const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    unsigned char buf[16];
+    int v6 = strstr(opt->name, "vip6") != NULL;
+    if (!s || inet_pton(v6 ? AF_INET6 : AF_INET, s, buf) != 1) {
+        snprintf(err, errlen, "not an IPv%d address: '%s'", v6 ? 6 : 4, s ? s : "");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+#define OFF(f) offsetof(struct fwnode_settings, f)
+#define SECS(n, e, p, d, f, h) {n, e, p, CFG_INT, d, OFF(f), 1, 100000000, NULL, NULL, h}
+
+const struct cfg_option fwnode_options[] = {
+    {"node_id", "FW_NODE_ID", "node_id", CFG_STRING, "node1", OFF(node_id), 0, 0, NULL, NULL,
+     "name of this worker in the cluster"},
+    {"log_level", "FW_LOG_LEVEL", "log.level", CFG_ENUM, "info", OFF(log_level), 0, 0, log_levels,
+     NULL, "least severe level logged"},
+    {"log_json", "FW_LOG_JSON", "log.json", CFG_BOOL, "false", OFF(log_json), 0, 0, NULL, NULL,
+     "log JSON lines instead of text"},
+    {"side_a_iface", "FW_SIDE_A_IFACE", "side_a.iface", CFG_STRING, "a", OFF(side[0].iface), 0, 0,
+     NULL, NULL, "interface on side A (clients)"},
+    {"side_a_vip", "FW_SIDE_A_VIP", "side_a.vip", CFG_STRING, "10.10.1.1", OFF(side[0].vip), 0, 0,
+     NULL, valid_ip, "virtual gateway IPv4 address on side A"},
+    {"side_a_vip6", "FW_SIDE_A_VIP6", "side_a.vip6", CFG_STRING, "fd00:10:1::1", OFF(side[0].vip6),
+     0, 0, NULL, valid_ip, "virtual gateway IPv6 address on side A"},
+    {"side_a_vmac", "FW_SIDE_A_VMAC", "side_a.vmac", CFG_STRING, "02:f0:00:00:00:0a",
+     OFF(side[0].vmac), 0, 0, NULL, valid_mac, "virtual gateway MAC on side A"},
+    {"side_b_iface", "FW_SIDE_B_IFACE", "side_b.iface", CFG_STRING, "b", OFF(side[1].iface), 0, 0,
+     NULL, NULL, "interface on side B (servers)"},
+    {"side_b_vip", "FW_SIDE_B_VIP", "side_b.vip", CFG_STRING, "10.10.2.1", OFF(side[1].vip), 0, 0,
+     NULL, valid_ip, "virtual gateway IPv4 address on side B"},
+    {"side_b_vip6", "FW_SIDE_B_VIP6", "side_b.vip6", CFG_STRING, "fd00:10:2::1", OFF(side[1].vip6),
+     0, 0, NULL, valid_ip, "virtual gateway IPv6 address on side B"},
+    {"side_b_vmac", "FW_SIDE_B_VMAC", "side_b.vmac", CFG_STRING, "02:f0:00:00:00:0b",
+     OFF(side[1].vmac), 0, 0, NULL, valid_mac, "virtual gateway MAC on side B"},
+    {"conn_max", "FW_CONN_MAX", "conntrack.max", CFG_INT, "65536", OFF(conn_max), 1, 16777216,
+     NULL, NULL, "connection table maximum; beyond it new connections are dropped"},
+    {"tcp_loose", "FW_TCP_LOOSE", "conntrack.loose", CFG_BOOL, "false", OFF(tcp_loose), 0, 0, NULL,
+     NULL, "pick up TCP connections mid-stream (off: strict)"},
+    {"checksum", "FW_CHECKSUM", "conntrack.checksum", CFG_BOOL, "true", OFF(checksum), 0, 0, NULL,
+     NULL, "verify TCP/UDP/ICMP checksums and drop bad ones"},
+    SECS("timeout_syn_sent", "FW_TIMEOUT_SYN_SENT", "conntrack.timeouts.syn_sent", "120",
+         to_syn_sent, "seconds"),
+    SECS("timeout_syn_recv", "FW_TIMEOUT_SYN_RECV", "conntrack.timeouts.syn_recv", "60",
+         to_syn_recv, "seconds"),
+    SECS("timeout_established", "FW_TIMEOUT_ESTABLISHED", "conntrack.timeouts.established",
+         "432000", to_established, "seconds"),
+    SECS("timeout_fin_wait", "FW_TIMEOUT_FIN_WAIT", "conntrack.timeouts.fin_wait", "120",
+         to_fin_wait, "seconds"),
+    SECS("timeout_close_wait", "FW_TIMEOUT_CLOSE_WAIT", "conntrack.timeouts.close_wait", "60",
+         to_close_wait, "seconds"),
+    SECS("timeout_last_ack", "FW_TIMEOUT_LAST_ACK", "conntrack.timeouts.last_ack", "30",
+         to_last_ack, "seconds"),
+    SECS("timeout_time_wait", "FW_TIMEOUT_TIME_WAIT", "conntrack.timeouts.time_wait", "120",
+         to_time_wait, "seconds"),
+    SECS("timeout_close", "FW_TIMEOUT_CLOSE", "conntrack.timeouts.close", "10", to_close,
+         "seconds"),
+    SECS("timeout_udp", "FW_TIMEOUT_UDP", "conntrack.timeouts.udp", "30", to_udp,
+         "seconds, UDP flow not yet answered"),
+    SECS("timeout_udp_stream", "FW_TIMEOUT_UDP_STREAM", "conntrack.timeouts.udp_stream", "180",
+         to_udp_stream, "seconds, UDP flow with replies"),
+    SECS("timeout_icmp", "FW_TIMEOUT_ICMP", "conntrack.timeouts.icmp", "30", to_icmp,
+         "seconds, ICMP echo"),
+    {"stats_file", "FW_STATS_FILE", "stats.file", CFG_STRING, "", OFF(stats_file), 0, 0, NULL,
+     NULL, "file the counters are rewritten to (\"\": none)"},
+    {"stats_interval", "FW_STATS_INTERVAL_MS", "stats.interval_ms", CFG_INT, "1000",
+     OFF(stats_interval_ms), 10, 3600000, NULL, NULL, "milliseconds between counter updates"},
+    {"rules", "FW_RULES", "rules", CFG_RULES, NULL, OFF(rules), 0, 0, NULL, NULL,
+     "ordered rules, first match wins, default deny (env: separated by ';')"},
+    CFG_END,
+};
+

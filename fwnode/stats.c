@@ -1,0 +1,125 @@
+/* stats.c: counters and log-linear latency histograms of the worker. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stats.h"
+
+/* Maps ns to its bin: values below HIST_SUB are exact; above, the top 4 bits after the leading one
+ * select one of HIST_SUB sub-buckets of the power of two. */
+static unsigned hist_bin(uint64_t ns)
+{
+    if (ns < HIST_SUB)
+        return (unsigned)ns;
+    unsigned p = 63u - (unsigned)__builtin_clzll(ns); /* >= 4 */
+    unsigned sub = (unsigned)(ns >> (p - 4)) & (HIST_SUB - 1);
+    unsigned bin = (p - 3) * HIST_SUB + sub;
+    return bin < HIST_POWERS * HIST_SUB ? bin : HIST_POWERS * HIST_SUB - 1;
+}
+
+/* The smallest value of a bin, the inverse of hist_bin. */
+static uint64_t hist_bin_low(unsigned bin)
+{
+    if (bin < HIST_SUB)
+        return bin;
+    unsigned p = bin / HIST_SUB + 3, sub = bin % HIST_SUB;
+    return ((uint64_t)(HIST_SUB + sub)) << (p - 4);
+}
+
+void hist_add(struct hist *h, uint64_t ns)
+{
+    h->bins[hist_bin(ns)]++;
+    h->count++;
+    h->sum_ns += ns;
+}
+
+uint64_t hist_quantile(const struct hist *h, double q)
+{
+    if (h->count == 0)
+        return 0;
+    uint64_t rank = (uint64_t)(q * (double)h->count);
+    if (rank >= h->count)
+        rank = h->count - 1;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < HIST_POWERS * HIST_SUB; i++) {
+        seen += h->bins[i];
+        if (seen > rank) {
+            /* the middle of the bin */
+            uint64_t lo = hist_bin_low(i), hi = hist_bin_low(i + 1);
+            return lo + (hi - lo) / 2;
+        }
+    }
+    return 0;
+}
+
+void hist_reset(struct hist *h)
+{
+    memset(h, 0, sizeof(*h));
+}
+
+static const char *const drop_names[DROP_MAX_] = {
+    [DROP_RULE] = "rule",
+    [DROP_NO_CONN] = "no_conn",
+    [DROP_TABLE_FULL] = "table_full",
+    [DROP_CSUM] = "csum",
+    [DROP_TTL] = "ttl",
+    [DROP_NO_FLOW] = "no_flow",
+    [DROP_ICMP_UNRELATED] = "icmp_unrelated",
+    [DROP_WRONG_SIDE] = "wrong_side",
+    [DROP_TO_GATEWAY] = "to_gateway",
+    [DROP_EGRESS] = "egress",
+};
+
+const char *stats_drop_name(enum stat_drop d)
+{
+    return (unsigned)d < DROP_MAX_ ? drop_names[d] : "unknown";
+}
+
+void stats_write(const struct fw_stats *s, FILE *out)
+{
+#define W(name) fprintf(out, #name " %llu\n", (unsigned long long)s->name)
+    W(pkts_in);
+    W(pkts_fwd);
+    W(pkts_drop);
+    W(pkts_local);
+    W(arp_replies);
+    W(nd_replies);
+    W(conns_new);
+    W(conns_expired);
+    W(conns_closed);
+    W(conns_active);
+    W(capture_drops);
+#undef W
+    for (int i = 1; i < PKT_DROP_MAX; i++)
+        fprintf(out, "drop_parse_%s %llu\n", pkt_drop_name((enum pkt_drop)i),
+                (unsigned long long)s->drop_parse[i]);
+    for (int i = 1; i < TCP_VERDICT_MAX; i++)
+        fprintf(out, "drop_tcp_%s %llu\n", tcp_verdict_name((enum tcp_verdict)i),
+                (unsigned long long)s->drop_tcp[i]);
+    for (int i = 0; i < DROP_MAX_; i++)
+        fprintf(out, "drop_%s %llu\n", drop_names[i], (unsigned long long)s->drop[i]);
+    fprintf(out, "setup_count %llu\n", (unsigned long long)s->setup.count);
+    fprintf(out, "setup_p50_us %.1f\n", hist_quantile(&s->setup, 0.50) / 1000.0);
+    fprintf(out, "setup_p90_us %.1f\n", hist_quantile(&s->setup, 0.90) / 1000.0);
+    fprintf(out, "setup_p99_us %.1f\n", hist_quantile(&s->setup, 0.99) / 1000.0);
+}
+
+int stats_write_file(const struct fw_stats *s, const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    stats_write(s, f);
+    if (fclose(f) != 0) {
+        int e = errno;
+        remove(tmp);
+        errno = e;
+        return -1;
+    }
+    return rename(tmp, path);
+}

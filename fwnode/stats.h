@@ -1,0 +1,69 @@
+/* stats.h: the worker's counters and latency histograms. Plain integers bumped on the packet path;
+ * written out as "name value" lines by stats_write(). */
+#ifndef FW_STATS_H
+#define FW_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "packet.h"
+#include "tcp_state.h"
+
+/* A log-linear histogram of durations in nanoseconds: 16 sub-buckets per power of two, so a
+ * percentile is exact to within 1/16 (6%). Fixed size, no allocation. */
+#define HIST_SUB    16
+#define HIST_POWERS 40
+struct hist {
+    uint64_t count;
+    uint64_t sum_ns;
+    uint64_t bins[HIST_POWERS * HIST_SUB];
+};
+
+void hist_add(struct hist *h, uint64_t ns);
+/* The value below which a fraction q (0..1) of the samples fall, in ns; 0 when empty. */
+uint64_t hist_quantile(const struct hist *h, double q);
+void hist_reset(struct hist *h);
+
+/* Why a parsed packet was not forwarded (beyond parse errors and TCP verdicts). */
+enum stat_drop {
+    DROP_RULE = 0,     /* a connection's first packet matched no allow rule */
+    DROP_NO_CONN,      /* a reply-type packet (echo reply, ...) with no connection */
+    DROP_TABLE_FULL,   /* the connection table is at its maximum */
+    DROP_CSUM,         /* bad transport checksum */
+    DROP_TTL,          /* TTL / hop limit would reach 0 */
+    DROP_NO_FLOW,      /* an IP packet that is no connection (ICMP other than echo/errors) */
+    DROP_ICMP_UNRELATED, /* ICMP error quoting no known connection */
+    DROP_WRONG_SIDE,   /* a known connection's packet arrived on the wrong side */
+    DROP_TO_GATEWAY,   /* addressed to the virtual gateway itself */
+    DROP_EGRESS,       /* the send failed */
+    DROP_MAX_
+};
+
+struct fw_stats {
+    uint64_t pkts_in;        /* frames captured */
+    uint64_t pkts_fwd;       /* packets forwarded */
+    uint64_t pkts_drop;      /* packets dropped, all reasons */
+    uint64_t pkts_local;     /* ARP / ND answered or ignored, frames not for the gateway */
+    uint64_t arp_replies, nd_replies;
+    uint64_t conns_new;      /* connections created */
+    uint64_t conns_expired;  /* connections removed by timeout */
+    uint64_t conns_closed;   /* TCP connections removed after close */
+    uint64_t conns_active;   /* in the table now (gauge) */
+    uint64_t drop_parse[PKT_DROP_MAX];
+    uint64_t drop_tcp[TCP_VERDICT_MAX];
+    uint64_t drop[DROP_MAX_];
+    uint64_t capture_drops;  /* the kernel's count of frames the capture buffer lost (gauge) */
+    struct hist setup;       /* client SYN to the handshake-completing ACK */
+};
+
+/* Short name of a drop reason: "rule", "table_full", ... */
+const char *stats_drop_name(enum stat_drop d);
+
+/* Writes every counter as "name value" lines: pkts_in, drop_parse_<reason>, drop_tcp_<verdict>,
+ * drop_<reason>, setup_count, setup_p50_us, setup_p90_us, setup_p99_us, ... */
+void stats_write(const struct fw_stats *s, FILE *out);
+
+/* Writes the counters to path atomically (temporary file + rename). Returns 0 or -1 (errno). */
+int stats_write_file(const struct fw_stats *s, const char *path);
+
+#endif
