@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The lab itself: up / up again / status / exec / kill + start / stop / down / down again, a
+# failed up leaves nothing behind, down cleans up after a crash.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+lab_namespaces() { ip netns list | awk '{print $1}' | grep '^fwl-' || true; }
+no_namespaces() {
+    local left
+    left=$(lab_namespaces)
+    [ -z "$left" ] || {
+        diag "left: $left"
+        return 1
+    }
+}
+# the pids the lab recorded; after down none of them may live
+lab_pids() { cat "$STATE"/pids/*.pid "$STATE"/node*.pid 2>/dev/null | sort -u; }
+none_alive() {
+    local p bad=""
+    for p in "$@"; do pid_alive "$p" && bad="$bad $p($(cat /proc/"$p"/comm 2>/dev/null))"; done
+    [ -z "$bad" ] || {
+        diag "still alive:$bad"
+        return 1
+    }
+}
+curl_ok() { [ "$(inc curl -sS -m "${1:-5}" http://10.10.2.10/1b 2>/dev/null)" = x ]; }
+
+lab_start
+PIDS=$(lab_pids)
+
+out=$("$FWLAB" up 2>&1)
+rc=$?
+diag "$out"
+check "up again on a fully up lab says so and succeeds" test $rc -eq 0 -a -n "$(grep -i 'already up' <<<"$out")"
+"$FWLAB" up --nodes 2 >/dev/null 2>&1
+check "up --nodes 2 on a lab with 1 node is refused (exit 1)" test $? -eq 1
+check "status succeeds" q "$FWLAB" status
+st=$("$FWLAB" status 2>&1)
+check "status shows node1's worker alive" grep -q "node1 worker: pid $(worker_pid) alive" <<<"$st"
+check "status shows the client's address" grep -q '10.10.1.10/24' <<<"$st"
+check "status shows counters" grep -q 'pkts_in' <<<"$st"
+check "exec client runs in the client namespace" \
+    bash -c '"$1" exec client -- ip -br addr show eth0 | grep -q "10.10.1.10/24"' _ "$FWLAB"
+check "exec server runs in the server namespace" \
+    bash -c '"$1" exec server -- ip -br addr show eth0 | grep -q "fd00:10:2::10/64"' _ "$FWLAB"
+check "exec node1 sees interfaces a, b, m" \
+    bash -c '[ "$("$1" exec node1 -- ip -br link | awk "{print \$1}" | cut -d@ -f1 | grep -cx "[abm]")" = 3 ]' _ "$FWLAB"
+check "exec passes the command's exit status" bash -c '"$1" exec mgmt -- sh -c "exit 7"; [ $? -eq 7 ]' _ "$FWLAB"
+check_fails "exec on an unknown host fails" q "$FWLAB" exec nosuchhost -- true
+check "forwarding is off in node1" bash -c \
+    '[ "$("$1" exec node1 -- sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding | tr -d "\n")" = 00 ]' _ "$FWLAB"
+check "traffic flows through node1" curl_ok 10
+
+old=$(worker_pid)
+check "kill node1 succeeds" q "$FWLAB" kill node1
+dead() { ! pid_alive "$1"; }
+check "node1's worker is gone after kill" wait_until 3 dead "$old"
+check_fails "no traffic while node1 is dead" curl_ok 2
+check "status reports node1 DEAD" bash -c '"$1" status | grep -q "node1 worker: pid [0-9]* DEAD"' _ "$FWLAB"
+out=$("$FWLAB" up 2>&1)
+rc=$?
+check "up with a dead worker is refused with a hint (exit 1)" test $rc -eq 1 -a -n "$(grep 'start node1' <<<"$out")"
+check "start node1 succeeds" q "$FWLAB" start node1
+check "node1 runs again with a new pid" test -n "$(worker_pid)" -a "$(worker_pid)" != "$old"
+check_fails "start node1 while it runs is refused" q "$FWLAB" start node1
+check "traffic flows again after start" wait_until 5 curl_ok 3
+LOGSTART=$(grep -n '=== .* start node1' "$STATE/node1.log" | tail -n 1 | cut -d: -f1)
+check "stop node1 (SIGTERM) succeeds" q "$FWLAB" stop node1
+check "node1 exited cleanly: no sanitizer report" sanitizer_clean
+check "start node1 after stop" q "$FWLAB" start node1
+PIDS="$PIDS $(lab_pids)"
+
+check "down succeeds" q "$FWLAB" down
+check "down leaves no fwl-* namespace" no_namespaces
+check "down leaves none of the lab's processes" none_alive $PIDS
+check "down again succeeds" q "$FWLAB" down
+check "status on a down lab says down (exit 3)" bash -c '"$1" status | grep -q "lab: down"; [ ${PIPESTATUS[0]} -eq 3 ]' _ "$FWLAB"
+
+# A worker that cannot start: up fails and leaves nothing half-built.
+out=$(FWLAB_FWNODE=/bin/false "$FWLAB" up 2>&1)
+rc=$?
+diag "$(tail -n 2 <<<"$out")"
+check "up with a worker that exits at once fails" test $rc -ne 0
+check "the failed up left no namespace" no_namespaces
+check "the failed up left no process" bash -c '! pgrep -f "$1/nginx/nginx.conf" >/dev/null' _ "$STATE"
+check_fails "up with a missing worker binary is refused" q env FWLAB_FWNODE=/nonexistent "$FWLAB" up
+check "... and makes nothing" no_namespaces
+
+# Crash recovery: SIGKILL everything of a lab and remove its marker files; down still cleans up.
+check "up --nodes 2" q "$FWLAB" up --nodes 2
+check "node2's namespace is ready with its addresses" \
+    bash -c '"$1" exec node2 -- ip -br addr show a | grep -q "10.10.1.102/24 fd00:10:1::102/64"' _ "$FWLAB"
+check "node2's worker is not started (no bucket steering yet)" \
+    bash -c '"$1" status | grep -q "node2 worker: not started"' _ "$FWLAB"
+PIDS=$(lab_pids)
+kill -KILL $PIDS 2>/dev/null
+rm -rf "$STATE/up" "$STATE/pids"
+out=$("$FWLAB" up 2>&1)
+check "up on a crashed lab is refused (exit 1)" test $? -eq 1
+check "down after a crash succeeds" q "$FWLAB" down
+check "down after a crash leaves no fwl-* namespace" no_namespaces
+check "down after a crash leaves no process in the lab" none_alive $PIDS
+check_fails "no nginx of the lab is left" pgrep -f "$STATE/nginx/nginx.conf"
