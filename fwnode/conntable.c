@@ -3,6 +3,12 @@
 
 #include "conntable.h"
 
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 struct conntable {
     struct conn **slots;
     uint32_t mask;   /* number of slots - 1 */
@@ -54,17 +60,23 @@ static void unlink_free(struct conntable *ct, struct conn **pp)
     ct->count--;
 }
 
+/* Removes the expired entry c found by a lookup. Out of line, and finding c's link again itself:
+ * a lookup that finds a live entry keeps no link pointer and saves no registers for this. */
+static NOINLINE void find_expired(struct conntable *ct, struct conn *c, uint64_t *expired)
+{
+    conntable_remove(ct, c);
+    if (expired)
+        (*expired)++;
+}
+
 struct conn *conntable_find(struct conntable *ct, const struct flow_key *key, uint32_t hash,
                             uint64_t now_ns, uint64_t *expired)
 {
-    struct conn **pp = &ct->slots[hash & ct->mask];
-    for (struct conn *c = *pp; c; pp = &c->next, c = *pp) {
+    for (struct conn *c = ct->slots[hash & ct->mask]; c; c = c->next) {
         if (c->hash != hash || !flow_key_eq(&c->key, key))
             continue;
         if (c->expires_ns <= now_ns) {
-            unlink_free(ct, pp);
-            if (expired)
-                (*expired)++;
+            find_expired(ct, c, expired);
             return NULL;
         }
         return c;

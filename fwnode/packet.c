@@ -15,6 +15,16 @@
 #define ICMP_HLEN       8
 #define ND_LEN          24 /* ICMPv6 header + reserved + target address */
 
+/* The common path (Ethernet -> IPv4 -> TCP) is kept in one function, without calls; the rarer
+ * frames (IPv6, ARP) are parsed out of line so that it needs no registers saved for them. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define NOINLINE      __attribute__((noinline))
+#else
+#define ALWAYS_INLINE inline
+#define NOINLINE
+#endif
+
 static inline uint16_t rd16(const uint8_t *b)
 {
     return (uint16_t)(b[0] << 8 | b[1]);
@@ -25,46 +35,106 @@ static inline uint32_t rd32(const uint8_t *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-/* RFC 1071 is byte-order independent: summing native-order words gives the byte-swapped sum on a
- * little-endian host. So sum 64-bit native words with end-around carry, fold, and swap once. The
- * running sum the caller passes and gets back is in network-word order, folded to 16 bits. */
+/* The Internet checksum (RFC 1071) is byte-order independent: summing native-order words gives the
+ * byte-swapped sum on a little-endian host, and a right checksum sums to 0xffff in either order.
+ * So data is summed as native 64-bit words with end-around carry, and only pkt_csum_add, whose
+ * running sum is in network-word order, swaps once at the end. */
+
+/* One's complement addition: the carry out of bit 63 comes back in at bit 0 (add, adc). */
+static inline uint64_t csum_add64(uint64_t acc, uint64_t w)
+{
+    acc += w;
+    return acc + (acc < w);
+}
+
+/* Adds d[0 .. len) to the native-order sum acc; an odd last byte is the first byte of a
+ * zero-padded word. The result is 0 only when acc and every word are 0. 32 bytes per step, the
+ * carries out of bit 63 counted apart (add, adc) and added back once at the end (each stands for
+ * 2^64, which is 1 in one's complement arithmetic). */
+static inline uint64_t csum_native(uint64_t acc, const uint8_t *d, size_t len)
+{
+    uint64_t sum = acc, carries = 0, w0, w1, w2, w3;
+    uint32_t w32;
+    uint16_t w16;
+
+    for (const uint8_t *end = d + (len & ~(size_t)31); d != end; d += 32) {
+        memcpy(&w0, d, 8);
+        memcpy(&w1, d + 8, 8);
+        memcpy(&w2, d + 16, 8);
+        memcpy(&w3, d + 24, 8);
+        sum += w0;
+        carries += sum < w0;
+        sum += w1;
+        carries += sum < w1;
+        sum += w2;
+        carries += sum < w2;
+        sum += w3;
+        carries += sum < w3;
+    }
+    if (len & 16) {
+        memcpy(&w0, d, 8);
+        memcpy(&w1, d + 8, 8);
+        sum += w0;
+        carries += sum < w0;
+        sum += w1;
+        carries += sum < w1;
+        d += 16;
+    }
+    if (len & 8) {
+        memcpy(&w0, d, 8);
+        sum += w0;
+        carries += sum < w0;
+        d += 8;
+    }
+    if (len & 4) {
+        memcpy(&w32, d, 4);
+        sum += w32;
+        carries += sum < w32;
+        d += 4;
+    }
+    if (len & 2) {
+        memcpy(&w16, d, 2);
+        sum += w16;
+        carries += sum < w16;
+        d += 2;
+    }
+    if (len & 1) {
+        uint8_t last[2] = {d[0], 0};
+        memcpy(&w16, last, 2);
+        sum += w16;
+        carries += sum < w16;
+    }
+    return csum_add64(sum, carries); /* carries < 2^61: len < 2^64 */
+}
+
+/* Folds a native-order sum to 16 bits with end-around carries: 0 only for a zero sum, else
+ * 1 .. 0xffff. */
+static inline uint32_t csum_fold64(uint64_t acc)
+{
+    uint32_t lo = (uint32_t)acc, hi = (uint32_t)(acc >> 32);
+
+    lo += hi;
+    lo += lo < hi;
+    lo = (lo & 0xffff) + (lo >> 16);
+    lo = (lo & 0xffff) + (lo >> 16);
+    return lo;
+}
+
+/* The native-order 32-bit word that holds x big-endian, as it would be loaded from a packet. */
+static inline uint32_t csum_be32(uint32_t x)
+{
+    uint8_t b[4] = {(uint8_t)(x >> 24), (uint8_t)(x >> 16), (uint8_t)(x >> 8), (uint8_t)x};
+    uint32_t w;
+
+    memcpy(&w, b, 4);
+    return w;
+}
+
+/* The running sum the caller passes and gets back is in network-word order, folded to 16 bits. */
 uint32_t pkt_csum_add(uint32_t sum, const void *data, size_t len)
 {
-    const uint8_t *d = data;
-    uint64_t acc = 0, w;
+    uint64_t acc = csum_fold64(csum_native(0, data, len));
 
-    for (; len >= 8; d += 8, len -= 8) {
-        memcpy(&w, d, 8);
-        acc += w;
-        acc += acc < w;
-    }
-    if (len >= 4) {
-        uint32_t w32;
-        memcpy(&w32, d, 4);
-        acc += w32;
-        acc += acc < w32;
-        d += 4;
-        len -= 4;
-    }
-    if (len >= 2) {
-        uint16_t w16;
-        memcpy(&w16, d, 2);
-        acc += w16;
-        acc += acc < w16;
-        d += 2;
-        len -= 2;
-    }
-    if (len) {
-        uint8_t last[2] = {d[0], 0}; /* odd byte: the high byte of a zero-padded word */
-        uint16_t w16;
-        memcpy(&w16, last, 2);
-        acc += w16;
-        acc += acc < w16;
-    }
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     acc = ((acc & 0xff) << 8) | (acc >> 8);
 #endif
@@ -82,24 +152,27 @@ uint16_t pkt_csum_fold(uint32_t sum)
     sum = (sum & 0xffff) + (sum >> 16);
     return (uint16_t)~sum;
 }
+
 /* The IPv4 header checksum, on the fast path: hl is a multiple of 4, so sum native 32-bit words
- * (at most 15: no overflow) and fold. A right header sums to 0xffff, which reads the same in either
- * byte order (RFC 1071); an all-zero header, which could fold to 0, never gets here (version 0). */
+ * (at most 15: s < 2^36, no overflow). A right header folds to 0xffff, which reads the same in
+ * either byte order (RFC 1071): s is a multiple of 0xffff (2^16 is 1 modulo 0xffff) and not 0
+ * (which only an all-zero header, version 0, could give). A multiply and a compare test that. */
 static inline bool ip4_csum_ok(const uint8_t *ip, uint32_t hl)
 {
-    uint32_t w[5];
+    uint32_t w0, w1, w2, w3, w4;
     uint64_t s;
 
-    memcpy(w, ip, sizeof(w));
-    s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+    memcpy(&w0, ip, 4);
+    memcpy(&w1, ip + 4, 4);
+    memcpy(&w2, ip + 8, 4);
+    memcpy(&w3, ip + 12, 4);
+    memcpy(&w4, ip + 16, 4);
+    s = (uint64_t)w0 + w1 + w2 + w3 + w4;
     for (uint32_t i = IP4_HLEN; i < hl; i += 4) { /* options */
-        memcpy(w, ip + i, 4);
-        s += w[0];
+        memcpy(&w0, ip + i, 4);
+        s += w0;
     }
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    return s == 0xffff;
+    return s != 0 && s % 0xffff == 0;
 }
 
 /* Checks an IPv4 option list: EOL ends it, NOP is one byte, every other option carries a length
@@ -174,6 +247,8 @@ static bool parse_inner(struct pkt *p, const uint8_t *q, uint32_t n)
     uint32_t hl;
     uint8_t proto;
 
+    memset(t, 0, sizeof(*t)); /* pkt_parse leaves inner unset: zero the IPv4 address tails */
+    p->inner_seq = 0;
     t->family = p->l4.family;
     if (t->family == 4) {
         if (n < IP4_HLEN || q[0] >> 4 != 4)
@@ -214,51 +289,51 @@ static bool parse_inner(struct pkt *p, const uint8_t *q, uint32_t n)
 
 /* Parses the TCP option list o[0 .. n): MSS, window scale (capped at 14 as RFC 7323 says) and
  * SACK permitted are kept; every option must fit, and the options with a fixed size must have it.
- */
-static bool tcp_options(struct pkt *p, const uint8_t *o, uint32_t n)
+ * Returns PKT_OK or PKT_ERR_TCP_OPTIONS, so that parse_tcp ends in a tail call to it. */
+static enum pkt_drop tcp_options(struct pkt *p, const uint8_t *o, uint32_t n)
 {
     uint32_t i = 0, olen;
 
     while (i < n) {
         if (o[i] == 0) /* EOL */
-            return true;
+            return PKT_OK;
         if (o[i] == 1) { /* NOP */
             i++;
             continue;
         }
         if (n - i < 2 || (olen = o[i + 1]) < 2 || olen > n - i)
-            return false;
+            return PKT_ERR_TCP_OPTIONS;
         switch (o[i]) {
         case 2: /* MSS */
             if (olen != 4)
-                return false;
+                return PKT_ERR_TCP_OPTIONS;
             p->mss = rd16(o + i + 2);
             break;
         case 3: /* window scale */
             if (olen != 3)
-                return false;
+                return PKT_ERR_TCP_OPTIONS;
             p->wscale = o[i + 2] > 14 ? 14 : o[i + 2];
             break;
         case 4: /* SACK permitted */
             if (olen != 2)
-                return false;
+                return PKT_ERR_TCP_OPTIONS;
             p->sack_perm = true;
             break;
         case 5: /* SACK: 1 to 4 blocks of 8 bytes */
             if (olen < 10 || (olen - 2) % 8 != 0)
-                return false;
+                return PKT_ERR_TCP_OPTIONS;
             break;
         case 8: /* timestamps */
             if (olen != 10)
-                return false;
+                return PKT_ERR_TCP_OPTIONS;
             break;
         }
         i += olen;
     }
-    return true;
+    return PKT_OK;
 }
 
-static enum pkt_drop parse_tcp(struct pkt *p, const uint8_t *h)
+static ALWAYS_INLINE enum pkt_drop parse_tcp(struct pkt *p, const uint8_t *h)
 {
     uint32_t doff;
 
@@ -274,10 +349,10 @@ static enum pkt_drop parse_tcp(struct pkt *p, const uint8_t *h)
     p->tcp_flags = h[13];
     p->win = rd16(h + 14);
     p->wscale = 0xff;
-    if (doff > TCP_HLEN && !tcp_options(p, h + TCP_HLEN, doff - TCP_HLEN))
-        return PKT_ERR_TCP_OPTIONS;
     p->payload_off = p->l4_off + doff;
     p->payload_len = p->l4_len - doff;
+    if (doff > TCP_HLEN) /* last: a tail call, with nothing live across it */
+        return tcp_options(p, h + TCP_HLEN, doff - TCP_HLEN);
     return PKT_OK;
 }
 
@@ -337,7 +412,7 @@ static enum pkt_drop parse_icmp(struct pkt *p, const uint8_t *h)
 }
 
 /* Dispatches on the transport protocol; ICMP only over IPv4, ICMPv6 only over IPv6. */
-static enum pkt_drop parse_l4(struct pkt *p, uint32_t off, uint32_t len)
+static ALWAYS_INLINE enum pkt_drop parse_l4(struct pkt *p, uint32_t off, uint32_t len)
 {
     const uint8_t *h = p->frame + off;
 
@@ -356,7 +431,7 @@ static enum pkt_drop parse_l4(struct pkt *p, uint32_t off, uint32_t len)
     return PKT_ERR_L4_PROTO;
 }
 
-static enum pkt_drop parse_arp(struct pkt *p)
+static NOINLINE enum pkt_drop parse_arp(struct pkt *p)
 {
     const uint8_t *a = p->frame + p->l3_off;
 
@@ -373,21 +448,13 @@ static enum pkt_drop parse_arp(struct pkt *p)
     return PKT_OK;
 }
 
-/* IPv4: the total length, not the captured length, bounds the packet (Ethernet pads short frames).
- */
-static enum pkt_drop parse_ip4(struct pkt *p)
+/* The rest of an IPv4 header of hl bytes (version and IHL checked): the total length, not the
+ * captured length, bounds the packet (Ethernet pads short frames). */
+static ALWAYS_INLINE enum pkt_drop ip4_rest(struct pkt *p, const uint8_t *ip, uint32_t avail,
+                                            uint32_t hl)
 {
-    const uint8_t *ip = p->frame + p->l3_off;
-    uint32_t avail = p->len - p->l3_off, hl, tot;
+    uint32_t tot = rd16(ip + 2);
 
-    if (avail < IP4_HLEN)
-        return PKT_ERR_IP4_SHORT;
-    if (ip[0] >> 4 != 4)
-        return PKT_ERR_IP4_VERSION;
-    hl = (ip[0] & 0x0f) * 4u;
-    if (hl < IP4_HLEN || hl > avail)
-        return PKT_ERR_IP4_IHL;
-    tot = rd16(ip + 2);
     if (tot < hl || tot > avail)
         return PKT_ERR_IP4_TOTLEN;
     if (!ip4_csum_ok(ip, hl))
@@ -406,8 +473,27 @@ static enum pkt_drop parse_ip4(struct pkt *p)
     return parse_l4(p, p->l3_off + hl, tot - hl);
 }
 
+/* IPv4. The common header (version 4, no options) takes a copy of the rest with a constant
+ * length. */
+static enum pkt_drop parse_ip4(struct pkt *p)
+{
+    const uint8_t *ip = p->frame + p->l3_off;
+    uint32_t avail = p->len - p->l3_off, hl;
+
+    if (avail < IP4_HLEN)
+        return PKT_ERR_IP4_SHORT;
+    if (ip[0] == 0x45)
+        return ip4_rest(p, ip, avail, IP4_HLEN);
+    if (ip[0] >> 4 != 4)
+        return PKT_ERR_IP4_VERSION;
+    hl = (ip[0] & 0x0f) * 4u;
+    if (hl < IP4_HLEN || hl > avail)
+        return PKT_ERR_IP4_IHL;
+    return ip4_rest(p, ip, avail, hl);
+}
+
 /* IPv6: a payload length of 0 would mean a jumbogram, which cannot arrive on Ethernet. */
-static enum pkt_drop parse_ip6(struct pkt *p)
+static NOINLINE enum pkt_drop parse_ip6(struct pkt *p)
 {
     const uint8_t *ip = p->frame + p->l3_off;
     uint32_t avail = p->len - p->l3_off, plen, hl;
@@ -432,6 +518,15 @@ static enum pkt_drop parse_ip6(struct pkt *p)
     return parse_l4(p, p->l3_off + hl, p->l3_len - hl);
 }
 
+/* Zeroes the members of p in [from, to) (offsetof values). Every field before inner is zeroed
+ * first; inner, inner_seq, the ARP fields and nd_target are written only when they apply
+ * (packet.h), which spares most packets half the struct. Two runs of at most 64 bytes, which
+ * compilers store inline. */
+static inline void pkt_zero(struct pkt *p, size_t from, size_t to)
+{
+    memset((unsigned char *)p + from, 0, to - from);
+}
+
 /* Ethernet and up to two VLAN tags (802.1ad outer, 802.1Q inner, in any mix); vlan is the outer
  * tag's id. A third tag is an unknown ethertype. */
 enum pkt_drop pkt_parse(const uint8_t *frame, uint32_t len, struct pkt *p)
@@ -439,53 +534,70 @@ enum pkt_drop pkt_parse(const uint8_t *frame, uint32_t len, struct pkt *p)
     uint32_t off = 12;
     uint16_t type;
 
-    memset(p, 0, sizeof(*p));
+    _Static_assert(offsetof(struct pkt, eth_src) == offsetof(struct pkt, eth_dst) + 6,
+                   "eth_dst and eth_src are the frame's first 12 bytes, copied at once");
+
     p->frame = frame;
     p->len = len;
+    pkt_zero(p, offsetof(struct pkt, vlan), offsetof(struct pkt, l4));
+    pkt_zero(p, offsetof(struct pkt, l4), offsetof(struct pkt, inner));
+    p->is_nd = false;
     if (len < ETH_HLEN)
         return PKT_ERR_ETH_SHORT;
-    memcpy(p->eth_dst, frame, 6);
-    memcpy(p->eth_src, frame + 6, 6);
+    memcpy((unsigned char *)p + offsetof(struct pkt, eth_dst), frame, 12);
     type = rd16(frame + off);
-    for (int tags = 0; tags < 2 && (type == ETH_P_8021Q || type == ETH_P_8021AD); tags++) {
-        if (len - off < 6)
-            return PKT_ERR_VLAN_SHORT;
-        if (tags == 0)
-            p->vlan = rd16(frame + off + 2) & 0x0fff;
-        off += 4;
-        type = rd16(frame + off);
+    if (type != PKT_ETH_IPV4) { /* the common frame, untagged IPv4, has no tags to look at */
+        for (int tags = 0; tags < 2 && (type == ETH_P_8021Q || type == ETH_P_8021AD); tags++) {
+            if (len - off < 6)
+                return PKT_ERR_VLAN_SHORT;
+            if (tags == 0)
+                p->vlan = rd16(frame + off + 2) & 0x0fff;
+            off += 4;
+            type = rd16(frame + off);
+        }
     }
     p->ethertype = type;
     p->l3_off = off + 2;
-    switch (type) {
-    case PKT_ETH_ARP:
-        return parse_arp(p);
-    case PKT_ETH_IPV4:
+    if (type == PKT_ETH_IPV4) /* the common case first */
         return parse_ip4(p);
-    case PKT_ETH_IPV6:
+    if (type == PKT_ETH_IPV6)
         return parse_ip6(p);
-    }
+    if (type == PKT_ETH_ARP)
+        return parse_arp(p);
     return PKT_ERR_ETHERTYPE;
 }
 
 /* Verifies the transport checksum of a packet pkt_parse() accepted. TCP, UDP and ICMPv6 cover a
  * pseudo-header (addresses, protocol, upper-layer length); ICMP does not. UDP checksum 0 means
- * "none" over IPv4 and is invalid over IPv6 (RFC 8200). Frames without one (ARP) are right. */
+ * "none" over IPv4 and is invalid over IPv6 (RFC 8200). Frames without one (ARP) are right.
+ * One native-order sum over the pseudo-header and the segment. The protocol and the length go in
+ * as one big-endian word, proto << 16 | length: the length of a parsed packet fits in 16 bits (the
+ * IP length fields do), so this sums the same as IPv4's (0, protocol) and length words and as
+ * IPv6's 32-bit length and (0, 0, 0, protocol) words. */
 bool pkt_l4_csum_ok(const struct pkt *p)
 {
     const uint8_t *h = p->frame + p->l4_off;
-    uint32_t sum = 0, alen = p->l4.family == 4 ? 4 : 16;
+    uint64_t acc = 0;
 
     if (p->ethertype == PKT_ETH_ARP || p->l4.family == 0)
         return true;
     if (p->l4.proto == PKT_IPPROTO_UDP && h[6] == 0 && h[7] == 0)
         return p->l4.family == 4;
     if (p->l4.proto != PKT_IPPROTO_ICMP) {
-        sum = pkt_csum_add(0, p->l4.src, alen);
-        sum = pkt_csum_add(sum, p->l4.dst, alen);
-        sum += p->l4.proto + (p->l4_len >> 16) + (p->l4_len & 0xffff);
+        uint32_t ph = csum_be32((uint32_t)p->l4.proto << 16 | p->l4_len);
+        if (p->l4.family == 4) {
+            uint32_t s, d;
+            memcpy(&s, p->l4.src, 4);
+            memcpy(&d, p->l4.dst, 4);
+            acc = (uint64_t)s + d + ph; /* three 32-bit words: no carry out of 64 bits */
+        } else {
+            acc = csum_native(csum_native(ph, p->l4.src, 16), p->l4.dst, 16);
+        }
     }
-    return pkt_csum_fold(pkt_csum_add(sum, h, p->l4_len)) == 0;
+    acc = csum_native(acc, h, p->l4_len);
+    /* Folding to 16 bits would give 0xffff: acc is the 16-bit sum modulo 0xffff (2^16 is 1 modulo
+     * 0xffff), and only an all-zero block sums to 0. A multiply and a compare test that. */
+    return acc != 0 && acc % 0xffff == 0;
 }
 
 const char *pkt_drop_name(enum pkt_drop reason)

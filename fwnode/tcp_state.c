@@ -14,6 +14,14 @@
 #define MAXACKWINCONST 66000u /* Linux: how far behind the peer's end an ack may lag at least */
 #define MAXWIN_LIMIT   (65535u << WSCALE_MAX) /* the largest window TCP can express */
 
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define NOINLINE      __attribute__((noinline))
+#else
+#define ALWAYS_INLINE inline
+#define NOINLINE
+#endif
+
 /* The flag combinations that may appear at all once PSH, ECE and CWR are masked off: Linux's
  * tcp_valid_flags table as a bitmap indexed by FIN|SYN|RST|ACK|URG (at most 0x37). */
 #define VF(f) (UINT64_C(1) << (f))
@@ -205,6 +213,45 @@ static bool rst_acceptable(const struct tcp_track *t, int dir, const struct tcp_
     return true;
 }
 
+/* Checks I to IV of in_window (below) for a segment from snd whose end is end. */
+static inline bool window_ok(const struct tcp_peer *snd, const struct tcp_peer *rcv,
+                             const struct tcp_seg *s, uint32_t end)
+{
+    /* A pure ACK may sit at the sender's end even when that end ran past maxend. */
+    uint32_t hi = end == s->seq ? seq_max(snd->maxend, snd->end) : snd->maxend;
+
+    return !seq_after(s->seq, hi) && !seq_before(end, snd->end - rcv->maxwin) &&
+           ack_in_window(s->ack, snd, rcv);
+}
+
+/* What an accepted segment teaches: the sender's end, window and maxack, and the receiver's maxend
+ * (ack + window); first: the sender's first segment (pickup), whose ack + window always replaces
+ * the guess made at pickup. */
+static inline void window_advance(struct tcp_peer *snd, struct tcp_peer *rcv,
+                                  const struct tcp_seg *s, uint32_t end, uint32_t win, bool first)
+{
+    uint32_t ack = s->ack;
+
+    if (snd->maxwin < win)
+        snd->maxwin = win;
+    if (rcv->maxwin != 0 && seq_after(end, snd->maxend)) {
+        /* The receiver must have offered more than we saw: grow its window, within reason. */
+        rcv->maxwin += end - snd->maxend;
+        if (rcv->maxwin > MAXWIN_LIMIT || rcv->maxwin < end - snd->maxend)
+            rcv->maxwin = MAXWIN_LIMIT;
+    }
+    if (seq_after(end, snd->end))
+        snd->end = end;
+    if (!(snd->flags & TCP_PEER_MAXACK_SET)) {
+        snd->maxack = ack;
+        snd->flags |= TCP_PEER_MAXACK_SET;
+    } else if (seq_after(ack, snd->maxack)) {
+        snd->maxack = ack; /* the flag is set already: the common case stores one word */
+    }
+    if (first || !seq_before(ack + win, rcv->maxend))
+        rcv->maxend = ack + win + (win == 0); /* +1: room for a zero-window probe */
+}
+
 /* Linux tcp_in_window for a segment with ACK and without SYN/RST, on the working copy t. Checks:
  *   I   seq not past the sender's maxend (the receiver's ack + window); a pure ACK may also
  *       sit at the sender's end
@@ -219,9 +266,9 @@ static enum tcp_verdict in_window(struct tcp_track *t, int dir, const struct tcp
 {
     struct tcp_peer *snd = &t->peer[dir];
     struct tcp_peer *rcv = &t->peer[!dir];
-    uint32_t seq = s->seq, ack = s->ack, end = seg_end(s);
-    uint32_t win = (uint32_t)s->win << eff_scale(t, dir), hi;
-    bool first = snd->maxwin == 0, ok;
+    uint32_t end = seg_end(s);
+    uint32_t win = (uint32_t)s->win << eff_scale(t, dir);
+    bool first = snd->maxwin == 0;
 
     if (first) {
         /* First segment from this end (pickup): learn its end and window. What it may send is
@@ -233,35 +280,13 @@ static enum tcp_verdict in_window(struct tcp_track *t, int dir, const struct tcp
     }
     if ((snd->flags & TCP_PEER_FIN) && seq_after(end, snd->end))
         return TCP_OUT_OF_WINDOW;
-
-    /* A pure ACK may sit at the sender's end even when that end ran past maxend. */
-    hi = end == seq ? seq_max(snd->maxend, snd->end) : snd->maxend;
-    ok = !seq_after(seq, hi) && !seq_before(end, snd->end - rcv->maxwin) &&
-         ack_in_window(ack, snd, rcv);
-    if (!ok) {
+    if (!window_ok(snd, rcv, s, end)) {
         if (!t->loose)
             return TCP_OUT_OF_WINDOW;
-        if (seq_after(ack, rcv->end))
-            rcv->end = ack;
+        if (seq_after(s->ack, rcv->end))
+            rcv->end = s->ack;
     }
-
-    if (snd->maxwin < win)
-        snd->maxwin = win;
-    if (rcv->maxwin != 0 && seq_after(end, snd->maxend)) {
-        /* The receiver must have offered more than we saw: grow its window, within reason. */
-        rcv->maxwin += end - snd->maxend;
-        if (rcv->maxwin > MAXWIN_LIMIT || rcv->maxwin < end - snd->maxend)
-            rcv->maxwin = MAXWIN_LIMIT;
-    }
-    if (seq_after(end, snd->end))
-        snd->end = end;
-    if (!(snd->flags & TCP_PEER_MAXACK_SET) || seq_after(ack, snd->maxack)) {
-        snd->maxack = ack;
-        snd->flags |= TCP_PEER_MAXACK_SET;
-    }
-    /* The first real ack + window replaces the guess made at pickup, larger or not. */
-    if (first || !seq_before(ack + win, rcv->maxend))
-        rcv->maxend = ack + win + (win == 0); /* +1: room for a zero-window probe */
+    window_advance(snd, rcv, s, end, win, first);
     return TCP_OK;
 }
 
@@ -379,16 +404,60 @@ static enum tcp_verdict on_ack(struct tcp_track *t, int dir, const struct tcp_se
     return TCP_OK;
 }
 
-/* Dispatches on the segment's kind (RST, SYN, SYN+ACK, else ACK/FIN, as Linux's
+/* The bulk of the traffic: in ESTABLISHED, an ACK (PSH, ECE, CWR aside) without FIN, SYN, RST or
+ * URG, neither end has sent a FIN and the sender has been heard from (maxwin != 0: not its first
+ * segment after a pickup). For such a segment the full path goes on_ack -> in_window (no FIN
+ * check, no first-segment learning) -> window_advance, and then changes nothing else: no FIN to
+ * record or acknowledge, close_state is NONE, the state stays ESTABLISHED. So when window_ok holds,
+ * the same updates are made in place (established_advance), without the working copy; otherwise
+ * (a drop, or a loose track's tolerated failure) the full path decides. */
+static ALWAYS_INLINE bool established_fast(const struct tcp_track *t, int dir,
+                                           const struct tcp_seg *s)
+{
+    const struct tcp_peer *snd = &t->peer[dir];
+    const struct tcp_peer *rcv = &t->peer[!dir];
+
+    return t->state == TCP_ST_ESTABLISHED &&
+           (s->flags & (TH_FIN | TH_SYN | TH_RST | TH_ACK | TH_URG)) == TH_ACK &&
+           !((snd->flags | rcv->flags) & TCP_PEER_FIN) && snd->maxwin != 0 &&
+           window_ok(snd, rcv, s, s->seq + s->len);
+}
+
+/* The updates of a segment established_fast accepted, in place. */
+static ALWAYS_INLINE enum tcp_verdict established_advance(struct tcp_track *t, int dir,
+                                                          const struct tcp_seg *s)
+{
+    uint32_t win = (uint32_t)s->win << eff_scale(t, dir);
+
+    window_advance(&t->peer[dir], &t->peer[!dir], s, s->seq + s->len, win, false);
+    if (dir == TCP_DIR_REPLY)
+        t->loose = 0;
+    t->last_dir = (uint8_t)dir;
+    t->last_flags = s->flags;
+    return TCP_OK;
+}
+
+/* One copy of the updates per direction, reached by a tail call: the checks before it and the
+ * updates in it each fit in the registers a call may clobber, so neither saves any. */
+static NOINLINE enum tcp_verdict advance_orig(struct tcp_track *t, const struct tcp_seg *s)
+{
+    return established_advance(t, TCP_DIR_ORIG, s);
+}
+
+static NOINLINE enum tcp_verdict advance_reply(struct tcp_track *t, const struct tcp_seg *s)
+{
+    return established_advance(t, TCP_DIR_REPLY, s);
+}
+
+/* The full path: dispatches on the segment's kind (RST, SYN, SYN+ACK, else ACK/FIN, as Linux's
  * get_conntrack_index) over a copy of the track, committed only when accepted. A segment in the
- * responder's direction ends the mid-stream pickup's grace period. */
-enum tcp_verdict tcp_state_update(struct tcp_track *t, int dir, const struct tcp_seg *s)
+ * responder's direction ends the mid-stream pickup's grace period. Kept out of line so that the
+ * fast path's caller saves no registers for it. */
+static NOINLINE enum tcp_verdict update_full(struct tcp_track *t, int dir, const struct tcp_seg *s)
 {
     struct tcp_track n;
     enum tcp_verdict v;
 
-    if (dir != TCP_DIR_ORIG && dir != TCP_DIR_REPLY)
-        return TCP_UNEXPECTED;
     if (tcp_flags_invalid(s->flags))
         return TCP_BAD_FLAGS;
     if (t->state == TCP_ST_NONE || t->state >= TCP_ST_MAX)
@@ -414,6 +483,22 @@ enum tcp_verdict tcp_state_update(struct tcp_track *t, int dir, const struct tcp
     n.last_flags = s->flags;
     *t = n;
     return TCP_OK;
+}
+
+/* The fast path is expanded once per direction, so that each copy finds the peers at fixed
+ * offsets. */
+enum tcp_verdict tcp_state_update(struct tcp_track *t, int dir, const struct tcp_seg *s)
+{
+    if (dir == TCP_DIR_ORIG) {
+        if (established_fast(t, TCP_DIR_ORIG, s))
+            return advance_orig(t, s);
+    } else if (dir == TCP_DIR_REPLY) {
+        if (established_fast(t, TCP_DIR_REPLY, s))
+            return advance_reply(t, s);
+    } else {
+        return TCP_UNEXPECTED;
+    }
+    return update_full(t, dir, s);
 }
 
 const char *tcp_state_name(enum tcp_st st)
