@@ -9,7 +9,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Ifwnode
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Ifwnode -Iemgr
 LDLIBS  := -lpcap -lev -lconfig -lhiredis -lm
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -17,9 +17,10 @@ B := build
 
 COMMON_SRC := $(wildcard common/*.c)
 FWNODE_SRC := $(filter-out fwnode/main.c,$(wildcard fwnode/*.c))
-LIB_SRC    := $(COMMON_SRC) $(FWNODE_SRC)
+EMGR_SRC   := $(filter-out emgr/main.c,$(wildcard emgr/*.c))
+LIB_SRC    := $(COMMON_SRC) $(FWNODE_SRC) $(EMGR_SRC)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
-HDRS       := $(wildcard common/*.h fwnode/*.h tests/unit/*.h)
+HDRS       := $(wildcard common/*.h fwnode/*.h emgr/*.h tests/unit/*.h)
 
 LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(B)/san/%.o)
@@ -28,7 +29,7 @@ TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
 
 .PHONY: all deps test unit integration demo bench-fastpath bench clean format check-format
 
-all: $(B)/fwnode $(B)/fwnode-san
+all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -51,6 +52,12 @@ $(B)/fwnode: $(B)/obj/fwnode/main.o $(B)/libfw.a
 
 # The same worker under AddressSanitizer + UBSan: the integration tests run it.
 $(B)/fwnode-san: $(B)/san/fwnode/main.o $(B)/libfw-san.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/emgr: $(B)/obj/emgr/main.o $(B)/libfw.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/emgr-san: $(B)/san/emgr/main.o $(B)/libfw-san.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libfw.a $(HDRS)
@@ -80,10 +87,10 @@ bench-fastpath: $(B)/fwnode
 	bench/fastpath
 
 format:
-	clang-format -i common/*.[ch] fwnode/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch]
 
 check-format:
-	clang-format --dry-run --Werror common/*.[ch] fwnode/*.[ch] tests/unit/*.[ch]
+	clang-format --dry-run --Werror common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf $(B)

@@ -1,5 +1,6 @@
 /* config.c: table-driven settings from defaults, a libconfig file and the environment. */
 #include "config.h"
+#include "err.h"
 
 #include <errno.h>
 #include <libconfig.h>
@@ -21,22 +22,6 @@ struct cfg_src {
 #define USAGE_COL_MAX 28
 
 static const char *const type_names[] = {"bool", "int", "string", "enum", "rules"};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes a reason to err (when there is room for one) and returns -1. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void *field(const struct cfg_option *opt, void *obj)
 {
@@ -76,12 +61,12 @@ static int enum_error(const struct cfg_option *opt, const char *word, char *err,
     char choices[512];
 
     join_choices(opt, choices, sizeof(choices));
-    return fail(err, errlen, "unknown value '%s' (choices: %s)", word, choices);
+    return errf(err, errlen, "unknown value '%s' (choices: %s)", word, choices);
 }
 
 static int range_error(const struct cfg_option *opt, char *err, size_t errlen)
 {
-    return fail(err, errlen, "must be between %ld and %ld", opt->min, opt->max);
+    return errf(err, errlen, "must be between %ld and %ld", opt->min, opt->max);
 }
 
 /* Parses the text form of env vars and defaults into the field: "1"/"yes"/..., decimal, any
@@ -105,7 +90,7 @@ static int parse_text(const struct cfg_option *opt, void *obj, const char *text,
                 return 0;
             }
         }
-        return fail(err, errlen, "not a boolean: '%s' (expected 1/0, true/false, yes/no, on/off)",
+        return errf(err, errlen, "not a boolean: '%s' (expected 1/0, true/false, yes/no, on/off)",
                     text);
     }
     case CFG_INT: {
@@ -113,11 +98,11 @@ static int parse_text(const struct cfg_option *opt, void *obj, const char *text,
         long v;
         const char *d = text[0] == '-' || text[0] == '+' ? text + 1 : text;
         if (*d < '0' || *d > '9')
-            return fail(err, errlen, "not a number: '%s'", text);
+            return errf(err, errlen, "not a number: '%s'", text);
         errno = 0;
         v = strtol(text, &end, 10);
         if (*end != '\0')
-            return fail(err, errlen, "not a number: '%s'", text);
+            return errf(err, errlen, "not a number: '%s'", text);
         if (errno == ERANGE || v < opt->min || v > opt->max)
             return range_error(opt, err, errlen);
         *(long *)f = v;
@@ -126,7 +111,7 @@ static int parse_text(const struct cfg_option *opt, void *obj, const char *text,
     case CFG_STRING: {
         char *s = strdup(text);
         if (s == NULL)
-            return fail(err, errlen, "out of memory");
+            return errf(err, errlen, "out of memory");
         free(*(char **)f);
         *(char **)f = s;
         return 0;
@@ -144,7 +129,7 @@ static int parse_text(const struct cfg_option *opt, void *obj, const char *text,
         char why[256];
         int no = 0;
         if (copy == NULL)
-            return fail(err, errlen, "out of memory");
+            return errf(err, errlen, "out of memory");
         for (piece = strtok_r(copy, ";", &save); piece != NULL;
              piece = strtok_r(NULL, ";", &save)) {
             struct rule r;
@@ -152,11 +137,11 @@ static int parse_text(const struct cfg_option *opt, void *obj, const char *text,
                 continue; /* empty piece */
             no++;
             if (rule_parse(piece, &r, why, sizeof(why)) < 0) {
-                fail(err, errlen, "rule %d: %s", no, why);
+                errf(err, errlen, "rule %d: %s", no, why);
                 goto rules_err;
             }
             if (ruleset_add(&rs, &r) < 0) {
-                fail(err, errlen, "out of memory");
+                errf(err, errlen, "out of memory");
                 goto rules_err;
             }
         }
@@ -170,7 +155,7 @@ static int parse_text(const struct cfg_option *opt, void *obj, const char *text,
         return -1;
     }
     }
-    return fail(err, errlen, "unknown setting type %d", (int)opt->type);
+    return errf(err, errlen, "unknown setting type %d", (int)opt->type);
 }
 
 /* Sets the default of every option. The fields are overwritten, not freed: obj may hold garbage. */
@@ -203,7 +188,7 @@ static int load_defaults(const struct cfg_option *tab, void *obj, char *err, siz
         if (opt->def == NULL)
             continue;
         if (parse_text(opt, obj, opt->def, why, sizeof(why)) < 0)
-            return fail(err, errlen, "%s: bad default '%s': %s", opt->name, opt->def, why);
+            return errf(err, errlen, "%s: bad default '%s': %s", opt->name, opt->def, why);
     }
     return 0;
 }
@@ -264,17 +249,17 @@ static int file_rules(const struct cfg_option *opt, void *obj, const config_sett
         if (line == 0)
             line = setting_line(s, file);
         if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-            fail(err, errlen, "%s:%d: %s[%d]: must be a string", src_file(e, file), line, opt->path,
+            errf(err, errlen, "%s:%d: %s[%d]: must be a string", src_file(e, file), line, opt->path,
                  i);
             goto err;
         }
         text = config_setting_get_string(e);
         if (rule_parse(text, &r, why, sizeof(why)) < 0) {
-            fail(err, errlen, "%s:%d: %s[%d]: %s", src_file(e, file), line, opt->path, i, why);
+            errf(err, errlen, "%s:%d: %s[%d]: %s", src_file(e, file), line, opt->path, i, why);
             goto err;
         }
         if (ruleset_add(&rs, &r) < 0) {
-            fail(err, errlen, "out of memory");
+            errf(err, errlen, "out of memory");
             goto err;
         }
     }
@@ -298,17 +283,17 @@ static int file_value(const struct cfg_option *opt, void *obj, const config_sett
     switch (opt->type) {
     case CFG_BOOL:
         if (type != CONFIG_TYPE_BOOL)
-            return fail(err, errlen, "%s:%d: %s: must be a boolean (true or false)", sf, line,
+            return errf(err, errlen, "%s:%d: %s: must be a boolean (true or false)", sf, line,
                         opt->path);
         *(bool *)field(opt, obj) = config_setting_get_bool(s) != 0;
         return 0;
     case CFG_INT: {
         long long v;
         if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-            return fail(err, errlen, "%s:%d: %s: must be an integer", sf, line, opt->path);
+            return errf(err, errlen, "%s:%d: %s: must be an integer", sf, line, opt->path);
         v = config_setting_get_int64(s);
         if (v < opt->min || v > opt->max)
-            return fail(err, errlen, "%s:%d: %s: must be between %ld and %ld", sf, line, opt->path,
+            return errf(err, errlen, "%s:%d: %s: must be between %ld and %ld", sf, line, opt->path,
                         opt->min, opt->max);
         *(long *)field(opt, obj) = (long)v;
         return 0;
@@ -317,21 +302,21 @@ static int file_value(const struct cfg_option *opt, void *obj, const config_sett
     case CFG_ENUM:
         if (type != CONFIG_TYPE_STRING && opt->type == CFG_ENUM) {
             join_choices(opt, why, sizeof(why));
-            return fail(err, errlen, "%s:%d: %s: must be a string (choices: %s)", sf, line,
+            return errf(err, errlen, "%s:%d: %s: must be a string (choices: %s)", sf, line,
                         opt->path, why);
         }
         if (type != CONFIG_TYPE_STRING)
-            return fail(err, errlen, "%s:%d: %s: must be a string", sf, line, opt->path);
+            return errf(err, errlen, "%s:%d: %s: must be a string", sf, line, opt->path);
         if (parse_text(opt, obj, config_setting_get_string(s), why, sizeof(why)) < 0)
-            return fail(err, errlen, "%s:%d: %s: %s", sf, line, opt->path, why);
+            return errf(err, errlen, "%s:%d: %s: %s", sf, line, opt->path, why);
         return 0;
     case CFG_RULES:
         if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY)
-            return fail(err, errlen, "%s:%d: %s: must be a list of rule strings", sf, line,
+            return errf(err, errlen, "%s:%d: %s: must be a list of rule strings", sf, line,
                         opt->path);
         return file_rules(opt, obj, s, file, err, errlen);
     }
-    return fail(err, errlen, "%s:%d: %s: unknown setting type", sf, line, opt->path);
+    return errf(err, errlen, "%s:%d: %s: unknown setting type", sf, line, opt->path);
 }
 
 /* True when path is a known option path, or (prefix) a group leading to one. */
@@ -372,7 +357,7 @@ static int check_unknown(const struct cfg_option *tab, const config_setting_t *g
                 return -1;
             continue;
         }
-        return fail(err, errlen, "%s:%d: unknown setting '%s'", src_file(s, file),
+        return errf(err, errlen, "%s:%d: unknown setting '%s'", src_file(s, file),
                     config_setting_source_line(s), path);
     }
     return 0;
@@ -386,8 +371,8 @@ static int load_file(const struct cfg_option *tab, void *obj, struct cfg_src *sr
     if (config_read_file(cfg, file) != CONFIG_TRUE) {
         int e = errno;
         if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-            return fail(err, errlen, "%s: cannot read: %s", file, strerror(e));
-        return fail(err, errlen, "%s:%d: %s",
+            return errf(err, errlen, "%s: cannot read: %s", file, strerror(e));
+        return errf(err, errlen, "%s:%d: %s",
                     config_error_file(cfg) != NULL ? config_error_file(cfg) : file,
                     config_error_line(cfg), config_error_text(cfg));
     }
@@ -421,7 +406,7 @@ int config_load(const struct cfg_option *tab, void *obj, const char *file, char 
         n++;
     src = calloc(n + 1, sizeof(*src));
     if (src == NULL)
-        return fail(err, errlen, "out of memory");
+        return errf(err, errlen, "out of memory");
     config_init(&cfg);
 
     if (load_defaults(tab, obj, err, errlen) < 0)
@@ -434,7 +419,7 @@ int config_load(const struct cfg_option *tab, void *obj, const char *file, char 
         if (tab[i].env == NULL || (v = getenv(tab[i].env)) == NULL)
             continue;
         if (parse_text(&tab[i], obj, v, why, sizeof(why)) < 0) {
-            fail(err, errlen, "%s: %s", tab[i].env, why);
+            errf(err, errlen, "%s: %s", tab[i].env, why);
             goto out;
         }
         src[i].origin = ORIGIN_ENV;
@@ -448,12 +433,12 @@ int config_load(const struct cfg_option *tab, void *obj, const char *file, char 
         if (opt->validate(opt, field(opt, obj), why, sizeof(why)) == 0)
             continue;
         if (src[i].origin == ORIGIN_ENV)
-            fail(err, errlen, "%s: %s", opt->env, why);
+            errf(err, errlen, "%s: %s", opt->env, why);
         else if (src[i].origin == ORIGIN_FILE)
-            fail(err, errlen, "%s:%d: %s: %s", src[i].file != NULL ? src[i].file : file,
+            errf(err, errlen, "%s:%d: %s: %s", src[i].file != NULL ? src[i].file : file,
                  src[i].line, opt->path, why);
         else
-            fail(err, errlen, "%s: %s", opt->name, why);
+            errf(err, errlen, "%s: %s", opt->name, why);
         goto out;
     }
     rc = 0;
@@ -567,4 +552,40 @@ void config_dump(const struct cfg_option *tab, const void *obj, FILE *out)
         }
         }
     }
+}
+
+int config_valid_pow2(const struct cfg_option *opt, const void *value, char *err, size_t errlen)
+{
+    long v = *(const long *)value;
+    (void)opt;
+    if (v & (v - 1))
+        return errf(err, errlen, "must be a power of two, not %ld", v);
+    return 0;
+}
+
+int config_valid_replicas(const struct cfg_option *opt, const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    char *end;
+    (void)opt;
+    if (s && strcmp(s, "all") == 0)
+        return 0;
+    long n = s ? strtol(s, &end, 10) : -1;
+    if (!s || !*s || *end || n < 0 || n > 64)
+        return errf(err, errlen, "must be 'all' or a number 0..64, not '%s'", s ? s : "");
+    return 0;
+}
+
+int config_read_secret(const char *path, char *buf, size_t len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        return errf(err, errlen, "%s: %s", path, strerror(e));
+    }
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
 }

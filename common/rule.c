@@ -1,5 +1,6 @@
 /* rule.c: the rule model: strict parsing of the rule text, canonical formatting, rule sets. */
 #include "rule.h"
+#include "err.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -31,22 +32,6 @@ static const struct {
 
 /* The words that start a clause; a second word that is none of these names the protocol. */
 static const char *const clause_words[] = {"on", "from", "to", "port", "type"};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes a reason to err (when there is room for one) and returns -1. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Length of a word as printed in an error message. */
 static int tlen(const struct tok *t)
@@ -129,7 +114,7 @@ static int parse_addr(const struct tok *t, struct rule_addr *a, char *err, size_
     if (tok_is(t, "any"))
         return 0;
     if (t->n >= sizeof(buf))
-        return fail(err, errlen, "bad address '%.*s'", tlen(t), t->p);
+        return errf(err, errlen, "bad address '%.*s'", tlen(t), t->p);
     memcpy(buf, t->p, t->n);
     buf[t->n] = '\0';
 
@@ -138,12 +123,12 @@ static int parse_addr(const struct tok *t, struct rule_addr *a, char *err, size_
         *slash = '\0';
     if (strchr(buf, ':') != NULL) {
         if (inet_pton(AF_INET6, buf, a->addr) != 1)
-            return fail(err, errlen, "bad IPv6 address '%s'", buf);
+            return errf(err, errlen, "bad IPv6 address '%s'", buf);
         a->family = 6;
         max = 128;
     } else {
         if (inet_pton(AF_INET, buf, a->addr) != 1)
-            return fail(err, errlen, "bad IPv4 address '%s'", buf);
+            return errf(err, errlen, "bad IPv4 address '%s'", buf);
         a->family = 4;
         max = 32;
     }
@@ -151,14 +136,14 @@ static int parse_addr(const struct tok *t, struct rule_addr *a, char *err, size_
     if (slash != NULL) {
         *slash = '/';
         if (!parse_uint(slash + 1, strlen(slash + 1), 999, &plen))
-            return fail(err, errlen, "bad prefix length in %s", buf);
+            return errf(err, errlen, "bad prefix length in %s", buf);
         if (plen > max)
-            return fail(err, errlen, "prefix too long in %s (at most /%u)", buf, max);
+            return errf(err, errlen, "prefix too long in %s (at most /%u)", buf, max);
     }
     a->plen = (uint8_t)plen;
     for (unsigned bit = plen; bit < max; bit++)
         if (a->addr[bit / 8] & (0x80u >> (bit % 8)))
-            return fail(err, errlen, "host bits set in %s", buf);
+            return errf(err, errlen, "host bits set in %s", buf);
     return 0;
 }
 
@@ -170,16 +155,16 @@ static int parse_ports(const struct tok *t, uint16_t *lo, uint16_t *hi, char *er
 
     if (dash == NULL) {
         if (!parse_uint(t->p, t->n, 65535, &a))
-            return fail(err, errlen, "bad port '%.*s' (expected 0-65535)", tlen(t), t->p);
+            return errf(err, errlen, "bad port '%.*s' (expected 0-65535)", tlen(t), t->p);
         *lo = *hi = (uint16_t)a;
         return 0;
     }
     if (!parse_uint(t->p, (size_t)(dash - t->p), 65535, &a) ||
         !parse_uint(dash + 1, t->n - (size_t)(dash - t->p) - 1, 65535, &b))
-        return fail(err, errlen, "bad port range '%.*s' (expected N-M within 0-65535)", tlen(t),
+        return errf(err, errlen, "bad port range '%.*s' (expected N-M within 0-65535)", tlen(t),
                     t->p);
     if (a > b)
-        return fail(err, errlen, "bad port range '%.*s': %u is above %u", tlen(t), t->p, a, b);
+        return errf(err, errlen, "bad port range '%.*s': %u is above %u", tlen(t), t->p, a, b);
     *lo = (uint16_t)a;
     *hi = (uint16_t)b;
     return 0;
@@ -207,16 +192,16 @@ static int check_rule(const struct rule *r, bool ports, bool type, char *err, si
     uint8_t fam = r->src.family ? r->src.family : r->dst.family;
 
     if (r->src.family && r->dst.family && r->src.family != r->dst.family)
-        return fail(err, errlen, "source is %s but destination is %s", family_name(r->src.family),
+        return errf(err, errlen, "source is %s but destination is %s", family_name(r->src.family),
                     family_name(r->dst.family));
     if (r->proto == 1 && fam == 6)
-        return fail(err, errlen, "protocol icmp with an IPv6 address (use icmpv6)");
+        return errf(err, errlen, "protocol icmp with an IPv6 address (use icmpv6)");
     if (r->proto == 58 && fam == 4)
-        return fail(err, errlen, "protocol icmpv6 with an IPv4 address (use icmp)");
+        return errf(err, errlen, "protocol icmpv6 with an IPv4 address (use icmp)");
     if (ports && !is_tcp_udp(r->proto))
-        return fail(err, errlen, "port given for protocol %s: ports need tcp or udp", pn);
+        return errf(err, errlen, "port given for protocol %s: ports need tcp or udp", pn);
     if (type && !is_icmp(r->proto))
-        return fail(err, errlen, "type given for protocol %s: types need icmp or icmpv6", pn);
+        return errf(err, errlen, "type given for protocol %s: types need icmp or icmpv6", pn);
     return 0;
 }
 
@@ -228,7 +213,7 @@ static int parse_endpoint(const char **cur, const char *kw, struct rule_addr *a,
     const char *save;
 
     if (!next_tok(cur, &t))
-        return fail(err, errlen, "'%s' needs an address (any, IPv4[/len] or IPv6[/len])", kw);
+        return errf(err, errlen, "'%s' needs an address (any, IPv4[/len] or IPv6[/len])", kw);
     if (parse_addr(&t, a, err, errlen) < 0)
         return -1;
     save = *cur;
@@ -237,7 +222,7 @@ static int parse_endpoint(const char **cur, const char *kw, struct rule_addr *a,
         return 0;
     }
     if (!next_tok(cur, &t))
-        return fail(err, errlen, "'port' needs a port or a range (N or N-M)");
+        return errf(err, errlen, "'port' needs a port or a range (N or N-M)");
     if (parse_ports(&t, lo, hi, err, errlen) < 0)
         return -1;
     *ports = true;
@@ -261,20 +246,20 @@ int rule_parse(const char *text, struct rule *r, char *err, size_t errlen)
     nr.icmp_type = -1;
 
     if (!next_tok(&cur, &t))
-        return fail(err, errlen, "empty rule");
+        return errf(err, errlen, "empty rule");
     if (tok_is(&t, "allow"))
         nr.action = RULE_ALLOW;
     else if (tok_is(&t, "deny"))
         nr.action = RULE_DENY;
     else
-        return fail(err, errlen, "unknown action '%.*s' (expected allow or deny)", tlen(&t), t.p);
+        return errf(err, errlen, "unknown action '%.*s' (expected allow or deny)", tlen(&t), t.p);
 
     const char *save = cur;
     if (next_tok(&cur, &t)) {
         if (tok_is_clause(&t))
             cur = save;
         else if ((p = proto_lookup(&t)) < 0)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "unknown protocol '%.*s' (expected tcp, udp, icmp, icmpv6 or any)",
                         tlen(&t), t.p);
         else
@@ -284,10 +269,10 @@ int rule_parse(const char *text, struct rule *r, char *err, size_t errlen)
     while (next_tok(&cur, &t)) {
         if (tok_is(&t, "on")) {
             if (seen_on)
-                return fail(err, errlen, "'on' given twice");
+                return errf(err, errlen, "'on' given twice");
             seen_on = true;
             if (!next_tok(&cur, &t))
-                return fail(err, errlen, "'on' needs a side (a, b or any)");
+                return errf(err, errlen, "'on' needs a side (a, b or any)");
             if (tok_is(&t, "a"))
                 nr.side = RULE_SIDE_A;
             else if (tok_is(&t, "b"))
@@ -295,18 +280,18 @@ int rule_parse(const char *text, struct rule *r, char *err, size_t errlen)
             else if (tok_is(&t, "any"))
                 nr.side = RULE_SIDE_ANY;
             else
-                return fail(err, errlen, "unknown side '%.*s' (expected a, b or any)", tlen(&t),
+                return errf(err, errlen, "unknown side '%.*s' (expected a, b or any)", tlen(&t),
                             t.p);
         } else if (tok_is(&t, "from")) {
             if (seen_from)
-                return fail(err, errlen, "'from' given twice");
+                return errf(err, errlen, "'from' given twice");
             seen_from = true;
             if (parse_endpoint(&cur, "from", &nr.src, &nr.sport_lo, &nr.sport_hi, &ports, err,
                                errlen) < 0)
                 return -1;
         } else if (tok_is(&t, "to")) {
             if (seen_to)
-                return fail(err, errlen, "'to' given twice");
+                return errf(err, errlen, "'to' given twice");
             seen_to = true;
             if (parse_endpoint(&cur, "to", &nr.dst, &nr.dport_lo, &nr.dport_hi, &ports, err,
                                errlen) < 0)
@@ -314,20 +299,20 @@ int rule_parse(const char *text, struct rule *r, char *err, size_t errlen)
         } else if (tok_is(&t, "type")) {
             unsigned v;
             if (seen_type)
-                return fail(err, errlen, "'type' given twice");
+                return errf(err, errlen, "'type' given twice");
             seen_type = true;
             if (!next_tok(&cur, &t))
-                return fail(err, errlen, "'type' needs an ICMP type (0-255)");
+                return errf(err, errlen, "'type' needs an ICMP type (0-255)");
             if (!parse_uint(t.p, t.n, 255, &v))
-                return fail(err, errlen, "bad icmp type '%.*s' (expected 0-255)", tlen(&t), t.p);
+                return errf(err, errlen, "bad icmp type '%.*s' (expected 0-255)", tlen(&t), t.p);
             nr.icmp_type = (int16_t)v;
         } else if (tok_is(&t, "port")) {
-            return fail(err, errlen, "'port' must follow 'from ADDR' or 'to ADDR' (once each)");
+            return errf(err, errlen, "'port' must follow 'from ADDR' or 'to ADDR' (once each)");
         } else if (proto_lookup(&t) >= 0) {
-            return fail(err, errlen, "protocol '%.*s' must come right after the action", tlen(&t),
+            return errf(err, errlen, "protocol '%.*s' must come right after the action", tlen(&t),
                         t.p);
         } else {
-            return fail(err, errlen, "unknown word '%.*s'", tlen(&t), t.p);
+            return errf(err, errlen, "unknown word '%.*s'", tlen(&t), t.p);
         }
     }
 

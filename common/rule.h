@@ -9,7 +9,8 @@
  *   SIDE     a | b | any: the side the connection's first packet arrives on (default any)
  *   ADDR     any | IPv4[/len] | IPv6[/len]              (default any)
  *   PORTS    N | N-M                                    (tcp/udp only)
- *   ICMPTYPE N                                          (icmp/icmpv6 only: e.g. 8 or 128, echo request)
+ *   ICMPTYPE N                                          (icmp/icmpv6 only: e.g. 8 or 128, echo
+ * request)
  *
  * e.g. "allow tcp on a from 10.10.1.0/24 to 10.10.2.10 port 80". Rules match the first packet of a
  * connection; later packets follow the connection's state. */
@@ -27,15 +28,15 @@ enum rule_side { RULE_SIDE_ANY = 0, RULE_SIDE_A = 1, RULE_SIDE_B = 2 };
 #define RULE_PROTO_ANY 0
 
 struct rule_addr {
-    uint8_t family; /* 0 = any, 4 or 6 */
-    uint8_t plen;   /* prefix length */
+    uint8_t family;   /* 0 = any, 4 or 6 */
+    uint8_t plen;     /* prefix length */
     uint8_t addr[16]; /* network address, host bits zero; IPv4 in the first 4 bytes */
 };
 
 struct rule {
-    uint8_t action;    /* enum rule_action */
-    uint8_t proto;     /* RULE_PROTO_ANY, 1 icmp, 6 tcp, 17 udp, 58 icmpv6 */
-    uint8_t side;      /* enum rule_side */
+    uint8_t action; /* enum rule_action */
+    uint8_t proto;  /* RULE_PROTO_ANY, 1 icmp, 6 tcp, 17 udp, 58 icmpv6 */
+    uint8_t side;   /* enum rule_side */
     struct rule_addr src, dst;
     uint16_t sport_lo, sport_hi; /* 0-65535 when not given */
     uint16_t dport_lo, dport_hi;

@@ -12,10 +12,10 @@
 
 struct capture {
     pcap_t *p;
-    int fd;            /* selectable descriptor, -1 for files */
-    int nano;          /* timestamps are in nanoseconds */
+    int fd;           /* selectable descriptor, -1 for files */
+    uint64_t unit_ns; /* nanoseconds per unit of ts.tv_usec: 1 (nanosecond timestamps) or 1000 */
     char iface[IFNAMSIZ];
-    capture_cb cb;     /* the callback of the dispatch in progress */
+    capture_cb cb; /* the callback of the dispatch in progress */
     void *arg;
 };
 
@@ -59,7 +59,7 @@ struct capture *capture_open_live(const char *iface, const char *filter, char *e
     pcap_set_promisc(c->p, 1);
     pcap_set_immediate_mode(c->p, 1);
     pcap_set_buffer_size(c->p, 8 << 20);
-    c->nano = pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_NANO) == 0;
+    c->unit_ns = pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_NANO) == 0 ? 1 : 1000;
     int rc = pcap_activate(c->p);
     if (rc < 0) {
         snprintf(err, errlen, "%s: %s", iface, pcap_geterr(c->p));
@@ -105,7 +105,7 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
         free(c);
         return NULL;
     }
-    c->nano = 1;
+    c->unit_ns = 1;
     if (pcap_datalink(c->p) != DLT_EN10MB) {
         snprintf(err, errlen, "%s: not an Ethernet capture", path);
         capture_close(c);
@@ -132,13 +132,11 @@ int capture_fd(const struct capture *c)
 static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 {
     struct capture *c = (struct capture *)(void *)user;
-    uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull +
-                  (uint64_t)h->ts.tv_usec * (c->nano ? 1ull : 1000ull);
+    uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * c->unit_ns;
     c->cb(c->arg, data, h->caplen, ts);
 }
 
-int capture_dispatch(struct capture *c, int max, capture_cb cb, void *arg, char *err,
-                     size_t errlen)
+int capture_dispatch(struct capture *c, int max, capture_cb cb, void *arg, char *err, size_t errlen)
 {
     c->cb = cb;
     c->arg = arg;
@@ -155,6 +153,23 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *arg, char 
 int capture_set_filter(struct capture *c, const char *filter, char *err, size_t errlen)
 {
     return set_filter(c->p, filter, err, errlen);
+}
+
+int capture_check_filter(const char *filter, char *err, size_t errlen)
+{
+    pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+    struct bpf_program prog;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN);
+    if (rc != 0)
+        snprintf(err, errlen, "bad capture filter: %s", pcap_geterr(p));
+    else
+        pcap_freecode(&prog);
+    pcap_close(p);
+    return rc == 0 ? 0 : -1;
 }
 
 int capture_inject(struct capture *c, const void *frame, size_t len, char *err, size_t errlen)

@@ -33,6 +33,9 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *arg, char 
 /* Replaces the kernel filter. Returns 0 or -1 with err set. */
 int capture_set_filter(struct capture *c, const char *filter, char *err, size_t errlen);
 
+/* Compiles filter for Ethernet without a capture, to check it. Returns 0 or -1 with err set. */
+int capture_check_filter(const char *filter, char *err, size_t errlen);
+
 /* Sends a whole Ethernet frame out of the interface. Returns 0 or -1 with err set. */
 int capture_inject(struct capture *c, const void *frame, size_t len, char *err, size_t errlen);
 

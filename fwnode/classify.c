@@ -1,5 +1,6 @@
 /* classify.c: rules compiled to masks and ranges, matched by a first-match linear scan. */
 #include "classify.h"
+#include "err.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,22 +30,6 @@ struct classifier {
     struct centry e[]; /* in rule order */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes a reason to err (when there is room for one) and returns -1. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Builds the network and mask words of a prefix; host bits of the address are cleared. */
 static int compile_addr(const struct rule_addr *a, uint64_t net[2], uint64_t mask[2], size_t idx,
                         const char *what, char *err, size_t errlen)
@@ -56,9 +41,9 @@ static int compile_addr(const struct rule_addr *a, uint64_t net[2], uint64_t mas
     if (a->family == 0)
         return 0;
     if (a->family != 4 && a->family != 6)
-        return fail(err, errlen, "rule %zu: bad %s address family %u", idx + 1, what, a->family);
+        return errf(err, errlen, "rule %zu: bad %s address family %u", idx + 1, what, a->family);
     if (a->plen > max)
-        return fail(err, errlen, "rule %zu: %s prefix /%u too long", idx + 1, what, a->plen);
+        return errf(err, errlen, "rule %zu: %s prefix /%u too long", idx + 1, what, a->plen);
     for (unsigned bit = 0; bit < a->plen; bit++)
         m[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
     for (size_t i = 0; i < 16; i++)
@@ -74,13 +59,13 @@ static int compile_rule(const struct rule *r, struct centry *e, size_t idx, char
 {
     memset(e, 0, sizeof(*e));
     if (r->action != RULE_DENY && r->action != RULE_ALLOW)
-        return fail(err, errlen, "rule %zu: bad action %u", idx + 1, r->action);
+        return errf(err, errlen, "rule %zu: bad action %u", idx + 1, r->action);
     if (r->side != RULE_SIDE_ANY && r->side != RULE_SIDE_A && r->side != RULE_SIDE_B)
-        return fail(err, errlen, "rule %zu: bad side %u", idx + 1, r->side);
+        return errf(err, errlen, "rule %zu: bad side %u", idx + 1, r->side);
     if (r->src.family && r->dst.family && r->src.family != r->dst.family)
-        return fail(err, errlen, "rule %zu: source and destination families differ", idx + 1);
+        return errf(err, errlen, "rule %zu: source and destination families differ", idx + 1);
     if (r->sport_lo > r->sport_hi || r->dport_lo > r->dport_hi)
-        return fail(err, errlen, "rule %zu: port range low above high", idx + 1);
+        return errf(err, errlen, "rule %zu: port range low above high", idx + 1);
     if (compile_addr(&r->src, e->src_net, e->src_mask, idx, "source", err, errlen) < 0 ||
         compile_addr(&r->dst, e->dst_net, e->dst_mask, idx, "destination", err, errlen) < 0)
         return -1;
@@ -103,16 +88,16 @@ struct classifier *classify_compile(const struct rule *rules, size_t n, char *er
     struct classifier *c;
 
     if (n > 0 && rules == NULL) {
-        fail(err, errlen, "no rules given");
+        errf(err, errlen, "no rules given");
         return NULL;
     }
     if (n > (SIZE_MAX - sizeof(*c)) / sizeof(c->e[0])) {
-        fail(err, errlen, "too many rules");
+        errf(err, errlen, "too many rules");
         return NULL;
     }
     c = malloc(sizeof(*c) + n * sizeof(c->e[0]));
     if (c == NULL) {
-        fail(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         return NULL;
     }
     c->n = n;

@@ -17,17 +17,21 @@
 enum conn_pseudo { CONN_NEW = 1, CONN_REPLIED = 2 };
 
 struct conn {
-    struct flow_key key;    /* canonical key */
-    struct conn *next;      /* hash chain */
-    uint32_t hash;          /* flow_key_hash(&key) */
-    uint8_t orig_is_a;      /* the originator is endpoint a of key */
-    uint8_t orig_side;      /* side the first packet arrived on: 0 = A, 1 = B */
-    uint8_t state;          /* TCP: enum tcp_st; UDP / ICMP: enum conn_pseudo */
-    uint8_t setup_done;     /* the handshake-completing ACK has been seen */
-    struct tcp_track tcp;   /* TCP only */
-    uint64_t expires_ns;    /* removed at or after this time */
-    uint64_t first_ns;      /* time of the first packet (the originator's SYN) */
-    uint64_t pkts[2];       /* packets per direction (TCP_DIR_ORIG, TCP_DIR_REPLY) */
+    struct flow_key key;  /* canonical key */
+    struct conn *next;    /* hash chain */
+    uint32_t hash;        /* flow_key_hash(&key) */
+    uint8_t orig_is_a;    /* the originator is endpoint a of key */
+    uint8_t orig_side;    /* side the first packet arrived on: 0 = A, 1 = B */
+    uint8_t state;        /* TCP: enum tcp_st; UDP / ICMP: enum conn_pseudo */
+    uint8_t setup_done;   /* the handshake-completing ACK has been seen */
+    uint8_t needs_adopt;  /* loaded from the store: the TCP track starts at its next packet */
+    struct tcp_track tcp; /* TCP only */
+    uint64_t expires_ns;  /* removed at or after this time */
+    uint64_t first_ns;    /* time of the first packet (the originator's SYN) */
+    uint64_t pkts[2];     /* packets per direction (TCP_DIR_ORIG, TCP_DIR_REPLY) */
+    uint8_t stored_state; /* the state last written to the shared store, 0: none */
+    uint64_t stored_ns;   /* when it was written (TTL refresh) */
+    uint64_t hold_need;   /* the store's release point this connection's packets wait for */
 };
 
 struct conntable;

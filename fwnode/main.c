@@ -9,11 +9,15 @@
 #include <time.h>
 
 #include "capture.h"
+#include "cluster.h"
 #include "config.h"
 #include "forward.h"
 #include "log.h"
 #include "pipeline.h"
+#include "redis_ev.h"
 #include "settings.h"
+#include "steering.h"
+#include "store.h"
 
 #define FWNODE_VERSION "0.1.0"
 #define TICK_S         0.1 /* the periodic timer */
@@ -26,11 +30,17 @@ struct fwnode {
     struct pipeline pl;
     struct capture *cap[2];
     struct forward *fwd;
+    struct store *store;     /* NULL: no Redis */
+    struct cluster *cluster; /* NULL: not in a cluster (every bucket is processed) */
+    struct steering steer;   /* the buckets owned (cluster mode) */
+    uint8_t new_owned[STEERING_MAX_BUCKETS];
+    bool draining; /* SIGTERM in cluster mode: waiting for the buckets to move */
+    ev_timer drain_timer;
     struct ev_loop *loop;
     ev_io io[2];
     ev_timer tick;
     ev_signal sig_int, sig_term, sig_usr1;
-    double stats_due;  /* ev_now of the next stats write */
+    double stats_due; /* ev_now of the next stats write */
 };
 
 static void usage(FILE *out)
@@ -64,7 +74,6 @@ static void write_stats(struct fwnode *w)
         log_warn("cannot write %s", w->set.stats_file);
 }
 
-
 struct frame_ctx {
     struct fwnode *w;
     int side;
@@ -87,6 +96,8 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
         log_errorx("side %c: %s", 'a' + fc.side, err);
         ev_break(loop, EVBREAK_ALL);
     }
+    if (w->store)
+        store_flush(w->store); /* one WAIT for the whole batch: group commit */
 }
 
 /* The periodic timer: incremental expiry sweep and the stats file. */
@@ -97,15 +108,37 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     uint64_t now = (uint64_t)(ev_now(loop) * 1e9);
     size_t budget = conntable_slots(w->pl.ct) / EXPIRE_ROUNDS + 1;
     pipeline_expire(&w->pl, now, budget);
+    if (w->store)
+        store_tick(w->store, now);
     if (ev_now(loop) >= w->stats_due) {
         write_stats(w);
+        if (w->store)
+            store_publish_stats(w->store, &w->pl.stats, now);
         w->stats_due = ev_now(loop) + w->set.stats_interval_ms / 1000.0;
     }
+}
+
+static void on_drain_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)t, (void)revents;
+    log_warnx("drain: buckets still owned after the drain timeout: stopping anyway");
+    ev_break(loop, EVBREAK_ALL);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 {
     (void)revents;
+    struct fwnode *w = ev_userdata(loop);
+    if (s->signum == SIGTERM && w->cluster && w->steer.owned_count > 0 && !w->draining &&
+        w->set.drain_timeout_ms > 0) {
+        /* hand the buckets to another worker first: their connections move, none is lost */
+        log_info("signal %d: draining %u buckets before stopping", s->signum, w->steer.owned_count);
+        w->draining = true;
+        cluster_drain(w->cluster);
+        ev_timer_init(&w->drain_timer, on_drain_timeout, w->set.drain_timeout_ms / 1000.0, 0.);
+        ev_timer_start(loop, &w->drain_timer);
+        return;
+    }
     log_info("signal %d: stopping", s->signum);
     ev_break(loop, EVBREAK_ALL);
 }
@@ -116,18 +149,280 @@ static void on_usr1(struct ev_loop *loop, ev_signal *s, int revents)
     write_stats(ev_userdata(loop));
 }
 
-/* The BPF program of a side: frames to the virtual MAC, ARP, and neighbour solicitations. */
-static void side_filter(const char *vmac, char *buf, size_t len)
+/* Installs the capture filters of both sides for the buckets owned (every bucket when not in a
+ * cluster). Returns 0 or -1 (logged). */
+static int apply_filters(struct fwnode *w)
 {
-    snprintf(buf, len, "ether dst %s or arp or (icmp6 and ip6[40] == 135)", vmac);
+    static char filter[65536];
+    char err[512];
+    for (int s = 0; s < 2; s++) {
+        if (steering_filter(w->steer.owned, w->steer.nbuckets, !w->cluster, w->set.side[s].vmac,
+                            filter, sizeof(filter)) < 0) {
+            log_errorx("side %c: the capture filter for these buckets is too long", 'a' + s);
+            return -1;
+        }
+        if (w->cap[s] && capture_set_filter(w->cap[s], filter, err, sizeof(err)) != 0) {
+            log_errorx("side %c: %s", 'a' + s, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- cluster hooks ---- */
+
+static void on_cluster_note(void *arg, bool warn, const char *msg)
+{
+    (void)arg;
+    if (warn)
+        log_warnx("%s", msg);
+    else
+        log_info("%s", msg);
+}
+
+static void on_preload(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    struct fwnode *w = arg;
+    pipeline_preload(&w->pl, key, klen, val, vlen, (uint64_t)(ev_now(w->loop) * 1e9));
+}
+
+/* A new bucket map: swap the capture filters, load the entries of the buckets taken over,
+ * acknowledge the epoch. */
+static void on_cluster_map(void *arg, uint64_t epoch, uint32_t nbuckets, const char *map)
+{
+    struct fwnode *w = arg;
+    char err[256], ranges[1024];
+    if (nbuckets != w->steer.nbuckets) {
+        log_warnx("map epoch %llu has %u buckets, this worker %u: following the map",
+                  (unsigned long long)epoch, nbuckets, w->steer.nbuckets);
+        if (nbuckets == 0 || nbuckets > STEERING_MAX_BUCKETS || (nbuckets & (nbuckets - 1))) {
+            log_warnx("map epoch %llu ignored: bad bucket count", (unsigned long long)epoch);
+            return;
+        }
+        memset(w->steer.owned, 0, sizeof(w->steer.owned));
+        w->steer.nbuckets = nbuckets;
+        if (w->store)
+            store_set_buckets(w->store, nbuckets);
+    }
+    int n = steering_parse(map, w->set.node_id, nbuckets, w->new_owned, err, sizeof(err));
+    if (n < 0) {
+        log_warnx("map epoch %llu ignored: %s", (unsigned long long)epoch, err);
+        return;
+    }
+    /* the buckets taken over: their entries are loaded before their packets need them */
+    uint32_t gained = 0;
+    for (uint32_t b = 0; b < nbuckets; b++) {
+        uint8_t was = w->steer.owned[b];
+        w->steer.owned[b] = w->new_owned[b];
+        w->new_owned[b] = w->new_owned[b] && !was;
+        gained += w->new_owned[b];
+    }
+    w->steer.owned_count = (uint32_t)n;
+    w->steer.epoch = epoch;
+    pipeline_set_owned(&w->pl, w->steer.owned, nbuckets);
+    if (apply_filters(w) != 0)
+        return;
+    if (gained && w->store && store_mode(w->store)->level != SYNC_LEVEL_NONE)
+        cluster_load_buckets(w->cluster, w->new_owned, nbuckets, on_preload, w);
+    cluster_ack(w->cluster, epoch, (uint32_t)n);
+    steering_ranges(w->steer.owned, nbuckets, ranges, sizeof(ranges));
+    log_info("map epoch %llu: %d buckets owned (%u taken over)%s%s", (unsigned long long)epoch, n,
+             gained, n ? ": " : "", ranges);
+    if (w->draining && n == 0) {
+        log_info("drained: stopping");
+        ev_break(w->loop, EVBREAK_ALL);
+    }
+}
+
+/* Parses a word of choices into *out (unchanged when absent or unknown). */
+static void pick(const char *word, const char *const *choices, int *out)
+{
+    for (int i = 0; word && choices[i]; i++)
+        if (strcmp(word, choices[i]) == 0)
+            *out = i;
+}
+
+/* A new cluster configuration: rules (existing connections untouched) and sync settings. */
+static void on_cluster_config(void *arg, const struct cluster_config *cfg)
+{
+    struct fwnode *w = arg;
+    char err[512];
+    if (cfg->rules) {
+        struct ruleset rs = {NULL, 0};
+        const char *s = cfg->rules;
+        int line = 0;
+        while (*s) {
+            const char *nl = strchr(s, '\n');
+            size_t n = nl ? (size_t)(nl - s) : strlen(s);
+            char text[1024];
+            line++;
+            if (n > 0 && n < sizeof(text)) {
+                struct rule r;
+                memcpy(text, s, n);
+                text[n] = '\0';
+                if (rule_parse(text, &r, err, sizeof(err)) != 0) {
+                    log_warnx("config version %llu: rule %d: %s: rules not applied",
+                              (unsigned long long)cfg->version, line, err);
+                    ruleset_free(&rs);
+                    return;
+                }
+                ruleset_add(&rs, &r);
+            }
+            s += n + (nl ? 1 : 0);
+        }
+        if (pipeline_set_rules(&w->pl, &rs, err, sizeof(err)) != 0)
+            log_warnx("config version %llu: %s", (unsigned long long)cfg->version, err);
+        ruleset_free(&rs);
+    }
+    if (w->store) {
+        static const char *const levels[] = {"none", "established", "full", NULL};
+        static const char *const strategies[] = {"sync", "async", NULL};
+        static const char *const accesses[] = {"transaction", "dirty", NULL};
+        static const char *const policies[] = {"open", "closed", NULL};
+        struct store_config sc = *store_mode(w->store);
+        int v = (int)sc.level;
+        pick(cfg->level, levels, &v);
+        sc.level = (enum sync_level)v;
+        v = (int)sc.strategy;
+        pick(cfg->strategy, strategies, &v);
+        sc.strategy = (enum sync_strategy)v;
+        v = (int)sc.access;
+        pick(cfg->access, accesses, &v);
+        sc.access = (enum sync_access)v;
+        v = (int)sc.policy;
+        pick(cfg->policy, policies, &v);
+        sc.policy = (enum sync_policy)v;
+        if (cfg->replicas)
+            sc.replicas = strcmp(cfg->replicas, "all") == 0 ? -1 : atoi(cfg->replicas);
+        if (cfg->wait_timeout_ms > 0)
+            sc.wait_timeout_ms = cfg->wait_timeout_ms;
+        store_set_mode(w->store, &sc);
+        log_info("config version %llu: %zu rules; sync level %s, strategy %s, access %s, "
+                 "policy %s",
+                 (unsigned long long)cfg->version, classify_count(w->pl.cls), levels[sc.level],
+                 strategies[sc.strategy], accesses[sc.access], policies[sc.policy]);
+    } else {
+        log_info("config version %llu: %zu rules", (unsigned long long)cfg->version,
+                 classify_count(w->pl.cls));
+    }
+}
+
+/* Joins the cluster: two more connections (commands, events), registration, the map. */
+static int cluster_setup(struct fwnode *w, const struct redis_ev_config *rc)
+{
+    char err[512];
+    struct cluster_hooks hooks = {w, on_cluster_map, on_cluster_config, on_cluster_note};
+    struct redis_ev_config rcc = *rc;
+    char name[160];
+    snprintf(name, sizeof(name), "fwnode-%s-cluster", w->set.node_id);
+    rcc.client_name = name;
+    /* the cluster object is made first: the connections' state callbacks point at it */
+    struct redis_ev *cmd = NULL, *sub = NULL;
+    w->cluster = cluster_new(w->loop, w->set.node_id, NULL, NULL, w->set.heartbeat_ms,
+                             w->set.heartbeat_misses, &hooks);
+    if (!w->cluster ||
+        !(cmd = redis_ev_new(w->loop, &rcc, cluster_on_cmd_state, w->cluster, err, sizeof(err))) ||
+        !(sub = redis_ev_new(w->loop, &rcc, cluster_on_sub_state, w->cluster, err, sizeof(err)))) {
+        log_errorx("cluster: %s", w->cluster ? err : "out of memory");
+        redis_ev_free(cmd);
+        return -1;
+    }
+    cluster_attach(w->cluster, cmd, sub);
+    return 0;
+}
+
+/* The store's connection came up or went down. */
+static void on_store_state(void *arg, bool up, const char *why)
+{
+    struct pipeline *pl = arg;
+    if (up) {
+        log_info("redis: %s", why);
+        pipeline_resync(pl, (uint64_t)(ev_time() * 1e9));
+    } else {
+        log_warnx("redis: %s", why);
+    }
+}
+
+/* Connects the shared store when Redis is configured. Returns 0 or -1 (logged). */
+static int store_setup(struct fwnode *w)
+{
+    const struct fwnode_settings *s = &w->set;
+    char err[512], secret[256];
+    bool have_redis = s->redis_host[0] || s->redis_sentinels[0];
+    if (!have_redis) {
+        if (s->cluster) {
+            log_errorx("cluster mode needs Redis: set redis.host or redis.sentinels");
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(secret, sizeof(secret), "%s", s->redis_password);
+    if (s->redis_password_file[0] &&
+        config_read_secret(s->redis_password_file, secret, sizeof(secret), err, sizeof(err)) != 0) {
+        log_errorx("redis password file: %s", err);
+        return -1;
+    }
+    struct store_config sc = {
+        .level = (enum sync_level)s->sync_level,
+        .strategy = (enum sync_strategy)s->sync_strategy,
+        .access = (enum sync_access)s->sync_access,
+        .policy = (enum sync_policy)s->sync_policy,
+        .replicas = strcmp(s->sync_replicas, "all") == 0 ? -1 : atoi(s->sync_replicas),
+        .wait_timeout_ms = s->sync_wait_timeout_ms,
+        .buckets = (uint32_t)s->buckets,
+        .node_id = s->node_id,
+        .to_hold_ns = (uint64_t)(s->sync_wait_timeout_ms + s->redis_timeout_ms) * 1000000ull,
+    };
+    struct store_hooks hooks = pipeline_store_hooks(&w->pl);
+    hooks.state = on_store_state;
+    if (!(w->store = store_new(&sc, &hooks, &w->pl.stats))) {
+        log_errorx("out of memory");
+        return -1;
+    }
+    char name[128];
+    snprintf(name, sizeof(name), "fwnode-%s", s->node_id);
+    struct redis_ev_config rc = {
+        .host = s->redis_host,
+        .port = (int)s->redis_port,
+        .sentinels = s->redis_sentinels,
+        .master_name = s->redis_master,
+        .user = s->redis_user,
+        .password = secret,
+        .client_name = name,
+        .connect_timeout = s->redis_timeout_ms / 1000.0,
+        .backoff_min = 0.05,
+        .backoff_max = 2.0,
+    };
+    struct redis_ev *r =
+        redis_ev_new(w->loop, &rc, store_on_redis_state, w->store, err, sizeof(err));
+    memset(secret, 0, sizeof(secret));
+    if (!r) {
+        log_errorx("redis: %s", err);
+        return -1;
+    }
+    store_attach(w->store, r);
+    pipeline_set_store(&w->pl, w->store);
+    if (w->set.cluster && cluster_setup(w, &rc) != 0)
+        return -1;
+    log_info("sync: level %s, strategy %s, access %s, policy fail-%s, via %s",
+             s->sync_level == SYNC_LEVEL_FULL          ? "full"
+             : s->sync_level == SYNC_LEVEL_ESTABLISHED ? "established"
+                                                       : "none",
+             s->sync_strategy == SYNC_STRATEGY_SYNC ? "sync" : "async",
+             s->sync_access == SYNC_ACCESS_TRANSACTION ? "transaction" : "dirty",
+             s->sync_policy == SYNC_POLICY_OPEN ? "open" : "closed",
+             s->redis_sentinels[0] ? s->redis_sentinels : redis_ev_addr(r));
+    return 0;
 }
 
 static int run_live(struct fwnode *w)
 {
-    char err[512], filter[256];
+    char err[512];
+    w->steer.nbuckets = (uint32_t)w->set.buckets;
     for (int s = 0; s < 2; s++) {
-        side_filter(w->set.side[s].vmac, filter, sizeof(filter));
-        w->cap[s] = capture_open_live(w->set.side[s].iface, filter, err, sizeof(err));
+        /* nothing until the filters below are set: a cluster worker starts owning no bucket */
+        w->cap[s] = capture_open_live(w->set.side[s].iface, "ether proto 0xffff and not arp", err,
+                                      sizeof(err));
         if (!w->cap[s]) {
             log_errorx("side %c: %s", 'a' + s, err);
             return 1;
@@ -149,6 +444,12 @@ static int run_live(struct fwnode *w)
 
     w->loop = ev_default_loop(EVFLAG_AUTO);
     ev_set_userdata(w->loop, w);
+    if (store_setup(w) != 0)
+        return 1;
+    if (w->cluster)
+        pipeline_set_owned(&w->pl, w->steer.owned, w->steer.nbuckets);
+    if (apply_filters(w) != 0)
+        return 1;
     for (int s = 0; s < 2; s++) {
         ev_io_init(&w->io[s], on_readable, capture_fd(w->cap[s]), EV_READ);
         ev_io_start(w->loop, &w->io[s]);
@@ -224,9 +525,12 @@ done:
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
-        {"read", required_argument, NULL, 'r'},   {"write", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"read", required_argument, NULL, 'r'},
+        {"write", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *conf = getenv("FW_CONFIG"), *in = NULL, *out = NULL;
@@ -279,6 +583,14 @@ int main(int argc, char **argv)
         return 2;
     }
     classify_free(cls);
+    if (w.set.sync_level != SYNC_LEVEL_NONE && !w.set.redis_host[0] && !w.set.redis_sentinels[0] &&
+        !in) {
+        fprintf(stderr, "%s: sync level %s needs Redis: set redis.host or redis.sentinels\n",
+                conf ? conf : "FW_SYNC_LEVEL",
+                w.set.sync_level == SYNC_LEVEL_FULL ? "full" : "established");
+        config_free(fwnode_options, &w.set);
+        return 2;
+    }
     if (test) {
         printf("configuration OK\n");
         config_free(fwnode_options, &w.set);
@@ -288,6 +600,9 @@ int main(int argc, char **argv)
 
     int rc = in ? run_offline(&w, in, out) : run_live(&w);
 
+    cluster_free(w.cluster);
+    store_free(w.store); /* before the pipeline: held packets are released into it */
+    pipeline_set_store(&w.pl, NULL);
     pipeline_free(&w.pl);
     forward_free(w.fwd);
     for (int s = 0; s < 2; s++)

@@ -117,10 +117,10 @@ static bool gateway_reply(struct pipeline *pl, int side, const struct pkt *p, ui
 
 /* Finds the side of a frame in offline mode: the virtual MAC it is sent to, or for ARP / ND the
  * gateway address it asks for. */
-static int infer_side(const struct pipeline *pl, const struct pkt *p)
+static int infer_side(const struct pipeline *pl, const struct pkt *p, bool *to_vmac)
 {
     for (int s = 0; s < 2; s++) {
-        if (memcmp(p->eth_dst, pl->vmac[s], 6) == 0)
+        if ((*to_vmac = memcmp(p->eth_dst, pl->vmac[s], 6) == 0))
             return s;
         if (p->ethertype == PKT_ETH_ARP && memcmp(p->arp_tpa, pl->vip[s], 4) == 0)
             return s;
@@ -176,8 +176,7 @@ static struct conn *conn_create(struct pipeline *pl, int side, const struct pkt 
         }
         icmp_type = p->icmp_type;
     }
-    classify_match(pl->cls, &p->l4, side == SIDE_A ? RULE_SIDE_A : RULE_SIDE_B, icmp_type,
-                   &action);
+    classify_match(pl->cls, &p->l4, side == SIDE_A ? RULE_SIDE_A : RULE_SIDE_B, icmp_type, &action);
     if (action != RULE_ALLOW) {
         drop(pl, DROP_RULE);
         return NULL;
@@ -211,6 +210,33 @@ static struct conn *conn_create(struct pipeline *pl, int side, const struct pkt 
     return c;
 }
 
+/* Starts tracking a TCP connection taken over from the store, from its first packet seen here
+ * (in direction dir): the stored state, the window learned from the packet as in a mid-stream
+ * pickup. A SYN+ACK of a stored SYN_SENT stands for the originator's SYN it acknowledges. */
+static enum tcp_verdict tcp_adopt(struct tcp_track *t, uint8_t st, int dir, const struct tcp_seg *s)
+{
+    if ((s->flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && dir == TCP_DIR_REPLY) {
+        struct tcp_seg syn = {.flags = TCPF_SYN,
+                              .seq = s->ack - 1,
+                              .win = s->win,
+                              .wscale = s->wscale,
+                              .sack_perm = s->sack_perm};
+        return tcp_state_new(t, &syn, false);
+    }
+    enum tcp_verdict v = tcp_state_new(t, s, true);
+    if (v != TCP_OK)
+        return v;
+    if (dir == TCP_DIR_REPLY) {
+        struct tcp_peer tmp = t->peer[0];
+        t->peer[0] = t->peer[1];
+        t->peer[1] = tmp;
+        t->last_dir = TCP_DIR_REPLY;
+    }
+    if (t->state != TCP_ST_SYN_SENT && st > t->state && !store_final(PKT_IPPROTO_TCP, st))
+        t->state = st;
+    return TCP_OK;
+}
+
 /* Advances a known connection with a packet in direction dir. Returns false when the packet must
  * be dropped (counted). */
 static bool conn_update(struct pipeline *pl, struct conn *c, int dir, const struct pkt *p,
@@ -218,6 +244,16 @@ static bool conn_update(struct pipeline *pl, struct conn *c, int dir, const stru
 {
     if (c->key.proto == PKT_IPPROTO_TCP) {
         struct tcp_seg s = tcp_seg_of(p);
+        if (c->needs_adopt) {
+            enum tcp_verdict av = tcp_adopt(&c->tcp, c->state, dir, &s);
+            if (av != TCP_OK) {
+                pl->stats.drop_tcp[av]++;
+                pl->stats.pkts_drop++;
+                return false;
+            }
+            c->needs_adopt = 0;
+            c->state = c->tcp.state;
+        }
         uint8_t before = c->state;
         enum tcp_verdict v = tcp_state_update(&c->tcp, dir, &s);
         if (v != TCP_OK) {
@@ -230,7 +266,7 @@ static bool conn_update(struct pipeline *pl, struct conn *c, int dir, const stru
             c->first_ns = ts; /* reopened */
             c->setup_done = 0;
         }
-        if (!c->setup_done && before == TCP_ST_SYN_RECV && c->state == TCP_ST_ESTABLISHED &&
+        if (before == TCP_ST_SYN_RECV && c->state == TCP_ST_ESTABLISHED && !c->setup_done &&
             dir == TCP_DIR_ORIG) {
             c->setup_done = 1;
             hist_add(&pl->stats.setup, ts - c->first_ns);
@@ -251,18 +287,20 @@ static void forward_packet(struct pipeline *pl, int out, const struct pkt *p, ui
     size_t n;
     const uint8_t *ip = p->frame + p->l3_off;
     if (p->l4.family == 4) {
+        /* RFC 1624 incremental update of the header checksum for the TTL's word; one's
+         * complement sums come out the same in either byte order, so native loads do */
+        uint16_t old, sum16, now;
         n = 12;
         memcpy(hdr, ip, n);
         hdr[8]--;
-        /* RFC 1624 incremental checksum update: the TTL is the high byte of word 4 */
-        uint32_t sum = (uint32_t)(uint16_t) ~((hdr[10] << 8) | hdr[11]);
-        sum += (uint16_t) ~((uint16_t)((ip[8] << 8) | ip[9]));
-        sum += (uint16_t)((hdr[8] << 8) | hdr[9]);
+        memcpy(&old, ip + 8, 2);
+        memcpy(&now, hdr + 8, 2);
+        memcpy(&sum16, ip + 10, 2);
+        uint32_t sum = (uint32_t)(uint16_t)~sum16 + (uint16_t)~old + now;
         sum = (sum & 0xffff) + (sum >> 16);
         sum = (sum & 0xffff) + (sum >> 16);
-        uint16_t c = (uint16_t)~sum;
-        hdr[10] = (uint8_t)(c >> 8);
-        hdr[11] = (uint8_t)c;
+        sum16 = (uint16_t)~sum;
+        memcpy(hdr + 10, &sum16, 2);
     } else {
         n = 8;
         memcpy(hdr, ip, n);
@@ -275,26 +313,31 @@ static void forward_packet(struct pipeline *pl, int out, const struct pkt *p, ui
     pl->stats.pkts_fwd++;
 }
 
-void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
-                    uint64_t ts)
+/* The per-frame path. looked_up: the store was already asked about this frame's flow. */
+static void frame_run(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
+                      uint64_t ts, bool looked_up)
 {
     struct pkt p;
-    pl->stats.pkts_in++;
     enum pkt_drop pd = pkt_parse(frame, len, &p);
     if (pd != PKT_OK) {
         pl->stats.drop_parse[pd]++;
         pl->stats.pkts_drop++;
         return;
     }
-    if (side == SIDE_UNKNOWN && (side = infer_side(pl, &p)) == SIDE_UNKNOWN) {
-        pl->stats.pkts_local++; /* not for the gateway */
-        return;
+    bool to_vmac;
+    if (side == SIDE_UNKNOWN) {
+        if ((side = infer_side(pl, &p, &to_vmac)) == SIDE_UNKNOWN) {
+            pl->stats.pkts_local++; /* not for the gateway */
+            return;
+        }
+    } else {
+        to_vmac = memcmp(p.eth_dst, pl->vmac[side], 6) == 0;
     }
     if (gateway_reply(pl, side, &p, ts)) {
         pl->stats.pkts_local++;
         return;
     }
-    if (memcmp(p.eth_dst, pl->vmac[side], 6) != 0) {
+    if (!to_vmac) {
         pl->stats.pkts_local++; /* multicast and the like that the filter let through */
         return;
     }
@@ -317,6 +360,10 @@ void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_
         drop(pl, DROP_NO_FLOW);
         return;
     }
+    if (pl->owned && !pl->owned[flow_bucket(flow_steer_hash(&p.l4), pl->nbuckets)]) {
+        drop(pl, DROP_NOT_OWNED);
+        return;
+    }
     uint32_t h = flow_key_hash(&k);
     struct conn *c = conntable_find(pl->ct, &k, h, ts, &pl->stats.conns_expired);
     if (p.icmp_is_error) {
@@ -329,7 +376,14 @@ void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_
         return;
     }
     if (!c) {
-        if (!conn_create(pl, side, &p, &k, h, src_is_a, ts))
+        /* A flow this worker does not know may be one it just took over: its state is read from
+         * the store first. A plain SYN starts a connection whatever is stored, so it skips the
+         * read. */
+        if (pl->store && !looked_up &&
+            !(p.l4.proto == PKT_IPPROTO_TCP && (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) &&
+            store_lookup(pl->store, &k, h, side, frame, len, ts))
+            return;
+        if (!(c = conn_create(pl, side, &p, &k, h, src_is_a, ts)))
             return;
     } else {
         int dir = src_is_a == (bool)c->orig_is_a ? TCP_DIR_ORIG : TCP_DIR_REPLY;
@@ -340,5 +394,153 @@ void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_
         if (!conn_update(pl, c, dir, &p, ts))
             return;
     }
+    if (pl->store) {
+        /* a priori: the state change is written before the packet that caused it leaves */
+        uint64_t need = store_sync(pl->store, c, conn_timeout(pl, c), ts);
+        if (need == STORE_DROP) {
+            pl->stats.pkts_drop++;
+            return;
+        }
+        if (need)
+            c->hold_need = need;
+        if (store_pending(pl->store, c->hold_need)) {
+            store_hold(pl->store, c->hold_need, side, frame, len, ts);
+            return;
+        }
+    }
     forward_packet(pl, 1 - side, &p, ts);
+}
+
+void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len, uint64_t ts)
+{
+    pl->stats.pkts_in++;
+    frame_run(pl, side, frame, len, ts, false);
+}
+
+/* ---- the store's hooks ---- */
+
+/* A held packet may leave, or the fail-closed policy drops it. */
+static void hook_release(void *arg, int side, const uint8_t *frame, uint32_t len, uint64_t ts,
+                         bool fwd)
+{
+    struct pipeline *pl = arg;
+    struct pkt p;
+    if (!fwd || pkt_parse(frame, len, &p) != PKT_OK) {
+        pl->stats.pkts_drop++;
+        return;
+    }
+    forward_packet(pl, 1 - side, &p, ts);
+}
+
+/* A lookup finished: a valid stored entry becomes a local connection. */
+static void hook_adopt(void *arg, const struct flow_key *k, uint32_t hash,
+                       const struct store_entry *e, int side, const uint8_t *frame, uint32_t len,
+                       uint64_t ts)
+{
+    struct pipeline *pl = arg;
+    struct pkt p;
+    struct flow_key pk;
+    bool src_is_a;
+    if (!e || pkt_parse(frame, len, &p) != PKT_OK || flow_key_from_pkt(&p, &pk, &src_is_a) != 0 ||
+        !flow_key_eq(&pk, k) || conntable_find(pl->ct, k, hash, ts, NULL))
+        return;
+    int dir = src_is_a == (bool)e->orig_is_a ? TCP_DIR_ORIG : TCP_DIR_REPLY;
+    if ((dir == TCP_DIR_ORIG) != (side == e->orig_side))
+        return; /* arrived on the wrong side for the stored connection: not adopted */
+    struct tcp_track tr;
+    memset(&tr, 0, sizeof(tr));
+    if (k->proto == PKT_IPPROTO_TCP) {
+        struct tcp_seg s = tcp_seg_of(&p);
+        if (tcp_adopt(&tr, e->state, dir, &s) != TCP_OK)
+            return; /* the packet cannot belong to it: it is judged as new */
+    }
+    struct conn *c = conntable_insert(pl->ct, k, hash);
+    if (!c) {
+        pl->stats.drop[DROP_TABLE_FULL]++;
+        return;
+    }
+    c->orig_is_a = e->orig_is_a;
+    c->orig_side = e->orig_side;
+    c->tcp = tr;
+    c->state = k->proto == PKT_IPPROTO_TCP ? tr.state : e->state;
+    c->setup_done = 1; /* set up elsewhere: no setup time here */
+    c->first_ns = ts;
+    c->stored_state = 0; /* rewritten with this worker as the owner */
+    c->expires_ns = ts + conn_timeout(pl, c);
+    pl->stats.conns_adopted++;
+    pl->stats.conns_active = conntable_count(pl->ct);
+}
+
+static void hook_rerun(void *arg, int side, const uint8_t *frame, uint32_t len, uint64_t ts)
+{
+    frame_run(arg, side, frame, len, ts, true);
+}
+
+struct resync {
+    struct pipeline *pl;
+    uint64_t now_ns;
+};
+
+static void resync_one(struct conn *c, void *arg)
+{
+    struct resync *rs = arg;
+    c->stored_state = 0;
+    store_sync(rs->pl->store, c, conn_timeout(rs->pl, c), rs->now_ns);
+}
+
+void pipeline_resync(struct pipeline *pl, uint64_t now_ns)
+{
+    if (!pl->store || !store_up(pl->store))
+        return;
+    struct resync rs = {pl, now_ns};
+    conntable_foreach(pl->ct, resync_one, &rs);
+    store_flush(pl->store);
+}
+
+void pipeline_set_owned(struct pipeline *pl, const uint8_t *owned, uint32_t nbuckets)
+{
+    pl->owned = owned;
+    pl->nbuckets = nbuckets;
+}
+
+int pipeline_preload(struct pipeline *pl, const char *key, size_t klen, const char *val,
+                     size_t vlen, uint64_t now_ns)
+{
+    struct flow_key k;
+    struct store_entry e;
+    char err[128];
+    if (store_conn_key_parse(key, klen, &k) != 0 ||
+        store_entry_parse(val, vlen, k.proto, &e, err, sizeof(err)) != 0) {
+        pl->stats.store_rejected++;
+        return -1;
+    }
+    uint32_t h = flow_key_hash(&k);
+    if (conntable_find(pl->ct, &k, h, now_ns, NULL))
+        return -1;
+    struct conn *c = conntable_insert(pl->ct, &k, h);
+    if (!c) {
+        pl->stats.drop[DROP_TABLE_FULL]++;
+        return -1;
+    }
+    c->orig_is_a = e.orig_is_a;
+    c->orig_side = e.orig_side;
+    c->state = e.state;
+    c->needs_adopt = k.proto == PKT_IPPROTO_TCP;
+    c->setup_done = 1;
+    c->first_ns = now_ns;
+    c->expires_ns = now_ns + conn_timeout(pl, c);
+    pl->stats.conns_adopted++;
+    pl->stats.conns_active = conntable_count(pl->ct);
+    return 0;
+}
+
+struct store_hooks pipeline_store_hooks(struct pipeline *pl)
+{
+    struct store_hooks h = {pl, hook_release, hook_adopt, hook_rerun, NULL};
+    return h;
+}
+
+void pipeline_set_store(struct pipeline *pl, struct store *st)
+{
+    pl->store = st;
 }

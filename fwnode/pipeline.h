@@ -12,25 +12,29 @@
 #include "forward.h"
 #include "settings.h"
 #include "stats.h"
+#include "store.h"
 
-#define SIDE_A 0
-#define SIDE_B 1
+#define SIDE_A       0
+#define SIDE_B       1
 #define SIDE_UNKNOWN (-1) /* offline: find the side from the frame's destination */
 
 struct pipeline {
-    struct classifier *cls;  /* owned */
-    struct conntable *ct;    /* owned */
-    struct forward *fwd;     /* not owned */
+    struct classifier *cls; /* owned */
+    struct conntable *ct;   /* owned */
+    struct forward *fwd;    /* not owned */
+    struct store *store;    /* not owned; NULL: state is local only */
+    const uint8_t *owned;   /* not owned; owned[bucket]: processed here; NULL: every bucket */
+    uint32_t nbuckets;      /* with owned: the bucket count */
     struct fw_stats stats;
-    uint8_t vmac[2][6];      /* virtual gateway MAC per side */
-    uint8_t own_mac[2][6];   /* source MAC of the replies per side */
-    uint8_t vip[2][4];       /* virtual gateway IPv4 per side */
-    uint8_t vip6[2][16];     /* virtual gateway IPv6 per side */
+    uint8_t vmac[2][6];          /* virtual gateway MAC per side */
+    uint8_t own_mac[2][6];       /* source MAC of the replies per side */
+    uint8_t vip[2][4];           /* virtual gateway IPv4 per side */
+    uint8_t vip6[2][16];         /* virtual gateway IPv6 per side */
     uint64_t to_tcp[TCP_ST_MAX]; /* timeouts in ns */
     uint64_t to_udp, to_udp_stream, to_icmp;
-    bool loose;              /* TCP mid-stream pickup */
-    bool checksum;           /* verify transport checksums */
-    char err[256];           /* the last egress error */
+    bool loose;    /* TCP mid-stream pickup */
+    bool checksum; /* verify transport checksums */
+    char err[256]; /* the last egress error */
 };
 
 /* Builds a pipeline from settings (rules compiled, table allocated). Returns 0, or -1 with err. */
@@ -44,6 +48,21 @@ int pipeline_set_rules(struct pipeline *pl, const struct ruleset *rules, char *e
 /* Processes one frame that arrived on side (SIDE_A, SIDE_B or SIDE_UNKNOWN) at ts_ns. */
 void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
                     uint64_t ts_ns);
+
+/* Attaches the shared store (NULL: none) and returns the hooks it calls back into. */
+struct store_hooks pipeline_store_hooks(struct pipeline *pl);
+void pipeline_set_store(struct pipeline *pl, struct store *st);
+
+/* Restricts processing to the buckets b with owned[b] (NULL: all). owned stays the caller's. */
+void pipeline_set_owned(struct pipeline *pl, const uint8_t *owned, uint32_t nbuckets);
+
+/* Adds a connection read from the store (bulk load of a bucket taken over). Returns 0, or -1
+ * when the key or value is invalid (not trusted) or the connection is known already. */
+int pipeline_preload(struct pipeline *pl, const char *key, size_t klen, const char *val,
+                     size_t vlen, uint64_t now_ns);
+
+/* Writes every connection the store should hold again (after a reconnect). */
+void pipeline_resync(struct pipeline *pl, uint64_t now_ns);
 
 /* Removes expired connections, looking at up to budget hash slots. */
 void pipeline_expire(struct pipeline *pl, uint64_t now_ns, size_t budget);

@@ -1,7 +1,9 @@
 /* settings.c: the worker's settings table: name, env var, file path, type, default, help. */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "settings.h"
@@ -25,6 +27,24 @@ static int valid_mac(const struct cfg_option *opt, const void *value, char *err,
     return 0;
 }
 
+/* Validates a worker name: 1..63 printable characters other than space, '=', ',' and ';' (it is
+ * written into the bucket map's text and into Redis key names). */
+static int valid_name(const struct cfg_option *opt, const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    size_t n = s ? strlen(s) : 0;
+    (void)opt;
+    bool ok = n >= 1 && n <= 63;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = s[i] > ' ' && s[i] < 0x7f && !strchr("=,;", s[i]);
+    if (!ok) {
+        snprintf(err, errlen, "'%s': 1 to 63 printable characters, no space, '=', ',' or ';'",
+                 s ? s : "");
+        return -1;
+    }
+    return 0;
+}
+
 /* Validates an IPv4 address, or IPv6 for the vip6 settings. */
 static int valid_ip(const struct cfg_option *opt, const void *value, char *err, size_t errlen)
 {
@@ -39,12 +59,20 @@ static int valid_ip(const struct cfg_option *opt, const void *value, char *err, 
 }
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+/* The orders match enum sync_level, sync_strategy, sync_access and sync_policy (store.h). */
+static const char *const sync_levels[] = {"none", "established", "full", NULL};
+static const char *const sync_strategies[] = {"sync", "async", NULL};
+static const char *const sync_accesses[] = {"transaction", "dirty", NULL};
+static const char *const sync_policies[] = {"open", "closed", NULL};
 
 #define OFF(f) offsetof(struct fwnode_settings, f)
-#define SECS(n, e, p, d, f, h) {n, e, p, CFG_INT, d, OFF(f), 1, 100000000, NULL, NULL, h}
+#define SECS(n, e, p, d, f, h)                                                                     \
+    {                                                                                              \
+        n, e, p, CFG_INT, d, OFF(f), 1, 100000000, NULL, NULL, h                                   \
+    }
 
 const struct cfg_option fwnode_options[] = {
-    {"node_id", "FW_NODE_ID", "node_id", CFG_STRING, "node1", OFF(node_id), 0, 0, NULL, NULL,
+    {"node_id", "FW_NODE_ID", "node_id", CFG_STRING, "node1", OFF(node_id), 0, 0, NULL, valid_name,
      "name of this worker in the cluster"},
     {"log_level", "FW_LOG_LEVEL", "log.level", CFG_ENUM, "info", OFF(log_level), 0, 0, log_levels,
      NULL, "least severe level logged"},
@@ -66,8 +94,8 @@ const struct cfg_option fwnode_options[] = {
      0, 0, NULL, valid_ip, "virtual gateway IPv6 address on side B"},
     {"side_b_vmac", "FW_SIDE_B_VMAC", "side_b.vmac", CFG_STRING, "02:f0:00:00:00:0b",
      OFF(side[1].vmac), 0, 0, NULL, valid_mac, "virtual gateway MAC on side B"},
-    {"conn_max", "FW_CONN_MAX", "conntrack.max", CFG_INT, "65536", OFF(conn_max), 1, 16777216,
-     NULL, NULL, "connection table maximum; beyond it new connections are dropped"},
+    {"conn_max", "FW_CONN_MAX", "conntrack.max", CFG_INT, "65536", OFF(conn_max), 1, 16777216, NULL,
+     NULL, "connection table maximum; beyond it new connections are dropped"},
     {"tcp_loose", "FW_TCP_LOOSE", "conntrack.loose", CFG_BOOL, "false", OFF(tcp_loose), 0, 0, NULL,
      NULL, "pick up TCP connections mid-stream (off: strict)"},
     {"checksum", "FW_CHECKSUM", "conntrack.checksum", CFG_BOOL, "true", OFF(checksum), 0, 0, NULL,
@@ -94,12 +122,51 @@ const struct cfg_option fwnode_options[] = {
          to_udp_stream, "seconds, UDP flow with replies"),
     SECS("timeout_icmp", "FW_TIMEOUT_ICMP", "conntrack.timeouts.icmp", "30", to_icmp,
          "seconds, ICMP echo"),
-    {"stats_file", "FW_STATS_FILE", "stats.file", CFG_STRING, "", OFF(stats_file), 0, 0, NULL,
-     NULL, "file the counters are rewritten to (\"\": none)"},
+    {"stats_file", "FW_STATS_FILE", "stats.file", CFG_STRING, "", OFF(stats_file), 0, 0, NULL, NULL,
+     "file the counters are rewritten to (\"\": none)"},
     {"stats_interval", "FW_STATS_INTERVAL_MS", "stats.interval_ms", CFG_INT, "1000",
      OFF(stats_interval_ms), 10, 3600000, NULL, NULL, "milliseconds between counter updates"},
+    {"sync_level", "FW_SYNC_LEVEL", "sync.level", CFG_ENUM, "none", OFF(sync_level), 0, 0,
+     sync_levels, NULL, "which state changes go to Redis"},
+    {"sync_strategy", "FW_SYNC_STRATEGY", "sync.strategy", CFG_ENUM, "sync", OFF(sync_strategy), 0,
+     0, sync_strategies, NULL, "sync: a packet waits for WAIT; async: it does not"},
+    {"sync_access", "FW_SYNC_ACCESS", "sync.access", CFG_ENUM, "transaction", OFF(sync_access), 0,
+     0, sync_accesses, NULL, "transaction: MULTI/EXEC, never backwards; dirty: plain SET"},
+    {"sync_policy", "FW_SYNC_POLICY", "sync.policy", CFG_ENUM, "open", OFF(sync_policy), 0, 0,
+     sync_policies, NULL, "a packet whose write failed: forwarded (open) or dropped (closed)"},
+    {"sync_replicas", "FW_SYNC_REPLICAS", "sync.replicas", CFG_STRING, "all", OFF(sync_replicas), 0,
+     0, NULL, config_valid_replicas, "replicas WAIT requires: all (connected) or a number"},
+    {"sync_wait_timeout", "FW_SYNC_WAIT_TIMEOUT_MS", "sync.wait_timeout_ms", CFG_INT, "100",
+     OFF(sync_wait_timeout_ms), 1, 60000, NULL, NULL, "WAIT timeout, milliseconds"},
+    {"buckets", "FW_BUCKETS", "sync.buckets", CFG_INT, "1024", OFF(buckets), 1, 65536, NULL,
+     config_valid_pow2, "number of buckets connections hash to (a power of two)"},
+    {"redis_host", "FW_REDIS_HOST", "redis.host", CFG_STRING, "", OFF(redis_host), 0, 0, NULL, NULL,
+     "Redis master address (\"\": none; or use sentinels)"},
+    {"redis_port", "FW_REDIS_PORT", "redis.port", CFG_INT, "6379", OFF(redis_port), 1, 65535, NULL,
+     NULL, "Redis master port"},
+    {"redis_sentinels", "FW_REDIS_SENTINELS", "redis.sentinels", CFG_STRING, "",
+     OFF(redis_sentinels), 0, 0, NULL, NULL, "host:port,... of Redis Sentinels (find the master)"},
+    {"redis_master", "FW_REDIS_MASTER", "redis.master", CFG_STRING, "fwmaster", OFF(redis_master),
+     0, 0, NULL, NULL, "the master's name at the sentinels"},
+    {"redis_user", "FW_REDIS_USER", "redis.user", CFG_STRING, "", OFF(redis_user), 0, 0, NULL, NULL,
+     "Redis ACL user (\"\": default user)"},
+    {"redis_password", "FW_REDIS_PASSWORD", "redis.password", CFG_STRING, "", OFF(redis_password),
+     0, 0, NULL, NULL, "Redis password (prefer the password file)"},
+    {"redis_password_file", "FW_REDIS_PASSWORD_FILE", "redis.password_file", CFG_STRING, "",
+     OFF(redis_password_file), 0, 0, NULL, NULL, "file holding the Redis password"},
+    {"redis_timeout", "FW_REDIS_TIMEOUT_MS", "redis.timeout_ms", CFG_INT, "500",
+     OFF(redis_timeout_ms), 10, 60000, NULL, NULL,
+     "connect timeout; a reply later than WAIT timeout + this: master deemed hung"},
+    {"cluster", "FW_CLUSTER", "cluster.enabled", CFG_BOOL, "false", OFF(cluster), 0, 0, NULL, NULL,
+     "join the cluster: heartbeat, follow emgr's bucket map and configuration"},
+    {"heartbeat", "FW_HEARTBEAT_MS", "cluster.heartbeat_ms", CFG_INT, "20", OFF(heartbeat_ms), 5,
+     10000, NULL, NULL, "milliseconds between heartbeats (until emgr's configuration says)"},
+    {"heartbeat_misses", "FW_HEARTBEAT_MISSES", "cluster.misses", CFG_INT, "3",
+     OFF(heartbeat_misses), 2, 100, NULL, NULL, "heartbeats missed before a worker is failed"},
+    {"drain_timeout", "FW_DRAIN_TIMEOUT_MS", "cluster.drain_timeout_ms", CFG_INT, "5000",
+     OFF(drain_timeout_ms), 0, 600000, NULL, NULL,
+     "on SIGTERM, wait this long for emgr to move the buckets away"},
     {"rules", "FW_RULES", "rules", CFG_RULES, NULL, OFF(rules), 0, 0, NULL, NULL,
      "ordered rules, first match wins, default deny (env: separated by ';')"},
     CFG_END,
 };
-

@@ -16,16 +16,37 @@ struct fwnode_side_settings {
 
 struct fwnode_settings {
     char *node_id;
-    int log_level;      /* enum log_level */
+    int log_level; /* enum log_level */
     bool log_json;
     struct fwnode_side_settings side[2]; /* [0] side A, [1] side B */
-    long conn_max;      /* connection table maximum */
-    bool tcp_loose;     /* mid-stream pickup */
-    bool checksum;      /* verify transport checksums */
+    long conn_max;                       /* connection table maximum */
+    bool tcp_loose;                      /* mid-stream pickup */
+    bool checksum;                       /* verify transport checksums */
     long to_syn_sent, to_syn_recv, to_established, to_fin_wait, to_close_wait, to_last_ack,
-        to_time_wait, to_close; /* TCP state timeouts, seconds */
+        to_time_wait, to_close;          /* TCP state timeouts, seconds */
     long to_udp, to_udp_stream, to_icmp; /* pseudo-state timeouts, seconds */
-    char *stats_file;   /* counters rewritten here once a second ("" = none) */
+    char *stats_file;                    /* counters rewritten here once a second ("" = none) */
+    /* the shared store */
+    int sync_level;      /* enum sync_level */
+    int sync_strategy;   /* enum sync_strategy */
+    int sync_access;     /* enum sync_access */
+    int sync_policy;     /* enum sync_policy */
+    char *sync_replicas; /* "all" or a number */
+    long sync_wait_timeout_ms;
+    long buckets;     /* bucket count, a power of two */
+    char *redis_host; /* "" = no Redis (only with level none) */
+    long redis_port;
+    char *redis_sentinels;
+    char *redis_master;
+    char *redis_user;
+    char *redis_password;
+    char *redis_password_file;
+    long redis_timeout_ms;
+    /* the cluster */
+    bool cluster; /* follow emgr: register, heartbeat, bucket map, configuration */
+    long heartbeat_ms;
+    long heartbeat_misses;
+    long drain_timeout_ms;
     long stats_interval_ms;
     struct ruleset rules;
 };

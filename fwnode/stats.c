@@ -68,6 +68,7 @@ static const char *const drop_names[DROP_MAX_] = {
     [DROP_WRONG_SIDE] = "wrong_side",
     [DROP_TO_GATEWAY] = "to_gateway",
     [DROP_EGRESS] = "egress",
+    [DROP_NOT_OWNED] = "not_owned",
 };
 
 const char *stats_drop_name(enum stat_drop d)
@@ -87,8 +88,25 @@ void stats_write(const struct fw_stats *s, FILE *out)
     W(conns_new);
     W(conns_expired);
     W(conns_closed);
+    W(conns_adopted);
     W(conns_active);
     W(capture_drops);
+    W(state_writes);
+    W(state_deletes);
+    W(ttl_refreshes);
+    W(wait_timeouts);
+    W(store_lookups);
+    W(store_found);
+    W(store_rejected);
+    W(redis_errors);
+    W(redis_timeouts);
+    W(redis_reconnects);
+    W(writes_deferred);
+    W(writes_lost);
+    W(writes_refused);
+    W(policy_forwards);
+    W(policy_drops);
+    W(held_overflow);
 #undef W
     for (int i = 1; i < PKT_DROP_MAX; i++)
         fprintf(out, "drop_parse_%s %llu\n", pkt_drop_name((enum pkt_drop)i),
@@ -102,6 +120,9 @@ void stats_write(const struct fw_stats *s, FILE *out)
     fprintf(out, "setup_p50_us %.1f\n", hist_quantile(&s->setup, 0.50) / 1000.0);
     fprintf(out, "setup_p90_us %.1f\n", hist_quantile(&s->setup, 0.90) / 1000.0);
     fprintf(out, "setup_p99_us %.1f\n", hist_quantile(&s->setup, 0.99) / 1000.0);
+    fprintf(out, "hold_count %llu\n", (unsigned long long)s->hold.count);
+    fprintf(out, "hold_p50_us %.1f\n", hist_quantile(&s->hold, 0.50) / 1000.0);
+    fprintf(out, "hold_p99_us %.1f\n", hist_quantile(&s->hold, 0.99) / 1000.0);
 }
 
 int stats_write_file(const struct fw_stats *s, const char *path)

@@ -26,34 +26,55 @@ void hist_reset(struct hist *h);
 
 /* Why a parsed packet was not forwarded (beyond parse errors and TCP verdicts). */
 enum stat_drop {
-    DROP_RULE = 0,     /* a connection's first packet matched no allow rule */
-    DROP_NO_CONN,      /* a reply-type packet (echo reply, ...) with no connection */
-    DROP_TABLE_FULL,   /* the connection table is at its maximum */
-    DROP_CSUM,         /* bad transport checksum */
-    DROP_TTL,          /* TTL / hop limit would reach 0 */
-    DROP_NO_FLOW,      /* an IP packet that is no connection (ICMP other than echo/errors) */
+    DROP_RULE = 0,       /* a connection's first packet matched no allow rule */
+    DROP_NO_CONN,        /* a reply-type packet (echo reply, ...) with no connection */
+    DROP_TABLE_FULL,     /* the connection table is at its maximum */
+    DROP_CSUM,           /* bad transport checksum */
+    DROP_TTL,            /* TTL / hop limit would reach 0 */
+    DROP_NO_FLOW,        /* an IP packet that is no connection (ICMP other than echo/errors) */
     DROP_ICMP_UNRELATED, /* ICMP error quoting no known connection */
-    DROP_WRONG_SIDE,   /* a known connection's packet arrived on the wrong side */
-    DROP_TO_GATEWAY,   /* addressed to the virtual gateway itself */
-    DROP_EGRESS,       /* the send failed */
+    DROP_WRONG_SIDE,     /* a known connection's packet arrived on the wrong side */
+    DROP_TO_GATEWAY,     /* addressed to the virtual gateway itself */
+    DROP_EGRESS,         /* the send failed */
+    DROP_NOT_OWNED,      /* its bucket belongs to another worker (the filter was being swapped) */
     DROP_MAX_
 };
 
 struct fw_stats {
-    uint64_t pkts_in;        /* frames captured */
-    uint64_t pkts_fwd;       /* packets forwarded */
-    uint64_t pkts_drop;      /* packets dropped, all reasons */
-    uint64_t pkts_local;     /* ARP / ND answered or ignored, frames not for the gateway */
+    uint64_t pkts_in;    /* frames captured */
+    uint64_t pkts_fwd;   /* packets forwarded */
+    uint64_t pkts_drop;  /* packets dropped, all reasons */
+    uint64_t pkts_local; /* ARP / ND answered or ignored, frames not for the gateway */
     uint64_t arp_replies, nd_replies;
-    uint64_t conns_new;      /* connections created */
-    uint64_t conns_expired;  /* connections removed by timeout */
-    uint64_t conns_closed;   /* TCP connections removed after close */
-    uint64_t conns_active;   /* in the table now (gauge) */
+    uint64_t conns_new;     /* connections created */
+    uint64_t conns_expired; /* connections removed by timeout */
+    uint64_t conns_closed;  /* TCP connections removed after close */
+    uint64_t conns_adopted; /* connections taken over from the shared store */
+    uint64_t conns_active;  /* in the table now (gauge) */
     uint64_t drop_parse[PKT_DROP_MAX];
     uint64_t drop_tcp[TCP_VERDICT_MAX];
     uint64_t drop[DROP_MAX_];
-    uint64_t capture_drops;  /* the kernel's count of frames the capture buffer lost (gauge) */
-    struct hist setup;       /* client SYN to the handshake-completing ACK */
+    uint64_t capture_drops; /* the kernel's count of frames the capture buffer lost (gauge) */
+
+    /* the shared store */
+    uint64_t state_writes;     /* entries written (PUT) */
+    uint64_t state_deletes;    /* entries deleted */
+    uint64_t ttl_refreshes;    /* long-lived entries rewritten to renew their TTL */
+    uint64_t wait_timeouts;    /* WAIT answered with fewer replicas than required */
+    uint64_t store_lookups;    /* reads of an unknown flow's entry */
+    uint64_t store_found;      /* ... that found a valid entry (adopted) */
+    uint64_t store_rejected;   /* ... that found a malformed entry (not trusted) */
+    uint64_t redis_errors;     /* error replies and failed commands */
+    uint64_t redis_timeouts;   /* the master stopped answering: connection dropped */
+    uint64_t redis_reconnects; /* connections made after the first */
+    uint64_t writes_deferred;  /* writes that could not be sent (Redis down): retried later */
+    uint64_t writes_lost;      /* writes or deletes whose outcome is unknown (connection lost) */
+    uint64_t writes_refused;   /* transactional writes that found a later state stored */
+    uint64_t policy_forwards;  /* packets forwarded although their write failed (fail-open) */
+    uint64_t policy_drops;     /* packets dropped because their write failed (fail-closed) */
+    uint64_t held_overflow;    /* packets dropped because too many were held */
+    struct hist setup;         /* client SYN to the handshake-completing ACK */
+    struct hist hold;          /* time a packet was held for a write or a lookup */
 };
 
 /* Short name of a drop reason: "rule", "table_full", ... */

@@ -140,8 +140,10 @@ static void test_foreach_and_collisions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_insert_find_remove), cmocka_unit_test(test_lookup_expires),
-        cmocka_unit_test(test_maximum),            cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_insert_find_remove),
+        cmocka_unit_test(test_lookup_expires),
+        cmocka_unit_test(test_maximum),
+        cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_foreach_and_collisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

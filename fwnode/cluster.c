@@ -1,0 +1,343 @@
+/* cluster.c: registration, heartbeats, and following emgr's map and configuration. */
+#include <ev.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "keys.h"
+#include "log.h"
+
+#define EVENTS_CHANNEL KEYS_EVENTS
+#define POLL_S         1.0 /* reconciliation: notifications are fire-and-forget */
+#define MGET_CHUNK     64
+
+struct cluster {
+    struct ev_loop *loop;
+    char node[64];
+    char node_key[KEYS_MAX];
+    struct redis_ev *cmd, *sub;
+    struct cluster_hooks hooks;
+    long heartbeat_ms, misses;
+    uint64_t map_epoch;   /* last map handed to the hooks */
+    uint64_t acked_epoch; /* last map applied (announced in the heartbeat) */
+    uint32_t owned;
+    uint64_t config_version;
+    bool draining;
+    ev_timer heartbeat;
+    ev_timer poll;
+};
+
+static void note(struct cluster *c, bool warn, const char *fmt, ...) FW_PRINTF(3, 4);
+
+/* Passes a message to the owner's log. */
+static void note(struct cluster *c, bool warn, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->hooks.note)
+        c->hooks.note(c->hooks.arg, warn, msg);
+}
+
+static void on_ignore(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r, (void)rr, (void)arg;
+}
+
+static void send_heartbeat(struct cluster *c)
+{
+    if (!c->cmd)
+        return;
+    char val[256];
+    snprintf(val, sizeof(val), "state=%s epoch=%llu owned=%u pid=%d",
+             c->draining ? "draining" : "ready", (unsigned long long)c->acked_epoch, c->owned,
+             (int)getpid());
+    redis_ev_cmd(c->cmd, on_ignore, NULL, "SET %s %s PX %ld", c->node_key, val,
+                 c->heartbeat_ms * c->misses);
+    /* every time: emgr finds workers through this set and prunes the dead from it */
+    redis_ev_cmd(c->cmd, on_ignore, NULL, "SADD %s %s", KEYS_NODES, c->node);
+}
+
+static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    send_heartbeat(t->data);
+}
+
+/* Looks a field up in an HGETALL reply. */
+static const char *hfield(const struct redis_reply *rr, const char *name)
+{
+    size_t n = redis_reply_count(rr);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        if (strcmp(redis_reply_str(redis_reply_elem(rr, i), NULL), name) == 0)
+            return redis_reply_str(redis_reply_elem(rr, i + 1), NULL);
+    return NULL;
+}
+
+static void on_map(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct cluster *c = arg;
+    if (redis_reply_type(rr) != RR_ARRAY || redis_reply_count(rr) == 0)
+        return; /* no map yet */
+    const char *e = hfield(rr, "epoch"), *nb = hfield(rr, "nbuckets"), *m = hfield(rr, "buckets");
+    if (!e || !nb || !m) {
+        note(c, true, "fw:map lacks epoch, nbuckets or buckets: ignored");
+        return;
+    }
+    uint64_t epoch = strtoull(e, NULL, 10);
+    unsigned long nbuckets = strtoul(nb, NULL, 10);
+    if (epoch == c->map_epoch)
+        return;
+    c->map_epoch = epoch;
+    if (c->hooks.map)
+        c->hooks.map(c->hooks.arg, epoch, (uint32_t)nbuckets, m);
+}
+
+static long lfield(const struct redis_reply *rr, const char *name)
+{
+    const char *v = hfield(rr, name);
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+static void on_config(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct cluster *c = arg;
+    if (redis_reply_type(rr) != RR_ARRAY || redis_reply_count(rr) == 0)
+        return;
+    const char *v = hfield(rr, "version");
+    uint64_t version = v ? strtoull(v, NULL, 10) : 0;
+    if (!v || version == c->config_version)
+        return;
+    struct cluster_config cfg = {
+        .version = version,
+        .rules = hfield(rr, "rules"),
+        .level = hfield(rr, "level"),
+        .strategy = hfield(rr, "strategy"),
+        .access = hfield(rr, "access"),
+        .policy = hfield(rr, "policy"),
+        .replicas = hfield(rr, "replicas"),
+        .wait_timeout_ms = lfield(rr, "wait_timeout_ms"),
+        .heartbeat_ms = lfield(rr, "heartbeat_ms"),
+        .misses = lfield(rr, "misses"),
+    };
+    c->config_version = version;
+    if (cfg.heartbeat_ms > 0 && cfg.misses > 0)
+        cluster_set_heartbeat(c, cfg.heartbeat_ms, cfg.misses);
+    if (c->hooks.config)
+        c->hooks.config(c->hooks.arg, &cfg);
+}
+
+static void fetch(struct cluster *c)
+{
+    if (!c->cmd)
+        return;
+    redis_ev_cmd(c->cmd, on_config, c, "HGETALL %s", KEYS_CONFIG);
+    redis_ev_cmd(c->cmd, on_map, c, "HGETALL %s", KEYS_MAP);
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    fetch(t->data);
+}
+
+/* fw:events messages: "map:<epoch>", "config:<version>". */
+static void on_event(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct cluster *c = arg;
+    if (redis_reply_type(rr) != RR_ARRAY || redis_reply_count(rr) != 3 ||
+        strcmp(redis_reply_str(redis_reply_elem(rr, 0), NULL), "message") != 0)
+        return;
+    const char *msg = redis_reply_str(redis_reply_elem(rr, 2), NULL);
+    if (strncmp(msg, "map:", 4) == 0)
+        redis_ev_cmd(c->cmd, on_map, c, "HGETALL %s", KEYS_MAP);
+    else if (strncmp(msg, "config:", 7) == 0)
+        redis_ev_cmd(c->cmd, on_config, c, "HGETALL %s", KEYS_CONFIG);
+}
+
+void cluster_on_cmd_state(struct redis_ev *r, bool up, const char *why, void *arg)
+{
+    (void)r;
+    struct cluster *c = arg;
+    if (up) {
+        note(c, false, "cluster: registered as %s at %s", c->node, why);
+        send_heartbeat(c);
+        fetch(c);
+    } else {
+        note(c, true, "cluster: %s", why);
+    }
+}
+
+void cluster_on_sub_state(struct redis_ev *r, bool up, const char *why, void *arg)
+{
+    (void)r;
+    struct cluster *c = arg;
+    if (up)
+        fetch(c); /* what was published while unsubscribed */
+    else
+        note(c, true, "cluster events: %s", why);
+}
+
+struct cluster *cluster_new(struct ev_loop *loop, const char *node, struct redis_ev *cmd,
+                            struct redis_ev *sub, long heartbeat_ms, long misses,
+                            const struct cluster_hooks *hooks)
+{
+    struct cluster *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    snprintf(c->node, sizeof(c->node), "%s", node);
+    keys_node(c->node_key, sizeof(c->node_key), c->node);
+    c->cmd = cmd;
+    c->sub = sub;
+    c->hooks = *hooks;
+    c->heartbeat_ms = heartbeat_ms;
+    c->misses = misses;
+    ev_timer_init(&c->heartbeat, on_heartbeat, heartbeat_ms / 1000.0, heartbeat_ms / 1000.0);
+    c->heartbeat.data = c;
+    ev_timer_start(loop, &c->heartbeat);
+    ev_timer_init(&c->poll, on_poll, POLL_S, POLL_S);
+    c->poll.data = c;
+    ev_timer_start(loop, &c->poll);
+    if (cmd && sub)
+        cluster_attach(c, cmd, sub);
+    return c;
+}
+
+void cluster_attach(struct cluster *c, struct redis_ev *cmd, struct redis_ev *sub)
+{
+    c->cmd = cmd;
+    c->sub = sub;
+    redis_ev_subscribe(sub, EVENTS_CHANNEL, on_event, c);
+}
+
+void cluster_free(struct cluster *c)
+{
+    if (!c)
+        return;
+    ev_timer_stop(c->loop, &c->heartbeat);
+    ev_timer_stop(c->loop, &c->poll);
+    redis_ev_free(c->sub);
+    redis_ev_free(c->cmd);
+    free(c);
+}
+
+void cluster_set_heartbeat(struct cluster *c, long heartbeat_ms, long misses)
+{
+    if (heartbeat_ms == c->heartbeat_ms && misses == c->misses)
+        return;
+    c->heartbeat_ms = heartbeat_ms;
+    c->misses = misses;
+    ev_timer_stop(c->loop, &c->heartbeat);
+    ev_timer_set(&c->heartbeat, heartbeat_ms / 1000.0, heartbeat_ms / 1000.0);
+    ev_timer_start(c->loop, &c->heartbeat);
+}
+
+void cluster_ack(struct cluster *c, uint64_t epoch, uint32_t owned)
+{
+    c->acked_epoch = epoch;
+    c->owned = owned;
+    send_heartbeat(c);
+}
+
+void cluster_drain(struct cluster *c)
+{
+    c->draining = true;
+    send_heartbeat(c);
+}
+
+/* ---- bulk loading ---- */
+
+struct load {
+    struct cluster *c;
+    cluster_entry_fn fn;
+    void *arg;
+    uint32_t bucket;
+    size_t n;
+    char **keys; /* MGET: the keys asked for, in order */
+};
+
+static void load_free(struct load *l)
+{
+    for (size_t i = 0; l->keys && i < l->n; i++)
+        free(l->keys[i]);
+    free(l->keys);
+    free(l);
+}
+
+static void on_mget(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    struct load *l = arg;
+    if (redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == l->n) {
+        char idx[KEYS_MAX];
+        keys_bucket(idx, sizeof(idx), l->bucket);
+        for (size_t i = 0; i < l->n; i++) {
+            const struct redis_reply *e = redis_reply_elem(rr, i);
+            if (redis_reply_type(e) == RR_STRING) {
+                size_t vlen;
+                const char *v = redis_reply_str(e, &vlen);
+                l->fn(l->arg, l->keys[i], strlen(l->keys[i]), v, vlen);
+            } else {
+                redis_ev_cmd(r, on_ignore, NULL, "SREM %s %s", idx, l->keys[i]); /* expired */
+            }
+        }
+    }
+    load_free(l);
+}
+
+static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    struct load *l = arg;
+    size_t n = redis_reply_count(rr);
+    for (size_t i = 0; i < n; i += MGET_CHUNK) {
+        size_t m = n - i < MGET_CHUNK ? n - i : MGET_CHUNK;
+        struct load *ml = calloc(1, sizeof(*ml));
+        const char **argv = calloc(m + 1, sizeof(*argv));
+        if (!ml || !argv || !(ml->keys = calloc(m, sizeof(*ml->keys)))) {
+            free(argv);
+            if (ml)
+                load_free(ml);
+            break;
+        }
+        *ml = (struct load){l->c, l->fn, l->arg, l->bucket, 0, ml->keys};
+        argv[0] = "MGET";
+        for (size_t j = 0; j < m; j++) {
+            const char *k = redis_reply_str(redis_reply_elem(rr, i + j), NULL);
+            if (!(ml->keys[ml->n] = strdup(k)))
+                break;
+            argv[1 + ml->n] = ml->keys[ml->n];
+            ml->n++;
+        }
+        if (ml->n == 0 || redis_ev_cmdv(r, on_mget, ml, (int)ml->n + 1, argv, NULL) != 0)
+            load_free(ml);
+        free(argv);
+    }
+    free(l);
+}
+
+void cluster_load_buckets(struct cluster *c, const uint8_t *want, uint32_t nbuckets,
+                          cluster_entry_fn fn, void *arg)
+{
+    char idx[KEYS_MAX];
+    for (uint32_t b = 0; b < nbuckets; b++) {
+        if (!want[b])
+            continue;
+        struct load *l = calloc(1, sizeof(*l));
+        if (!l)
+            return;
+        *l = (struct load){c, fn, arg, b, 0, NULL};
+        keys_bucket(idx, sizeof(idx), b);
+        if (redis_ev_cmd(c->cmd, on_members, l, "SMEMBERS %s", idx) != 0) {
+            free(l);
+            return;
+        }
+    }
+}

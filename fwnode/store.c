@@ -1,0 +1,1046 @@
+/* store.c: a priori synchronization of connection state in Redis: the decisions, the entry
+ * format, and the I/O (writes, group-committed WAITs, held packets, lookups on miss). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keys.h"
+#include "stats.h"
+#include "store.h"
+#include "tcp_state.h"
+
+#define HELD_MAX     65536 /* packets held at once, beyond: dropped and counted */
+#define LOOKUPS_MAX  16384 /* lookups in flight */
+#define LOOKUP_SLOTS 1024
+#define RESULTS      4096 /* outcomes of the last release points, to find a connection's */
+
+/* ---- decisions ---- */
+
+bool store_final(uint8_t proto, uint8_t st)
+{
+    return proto == PKT_IPPROTO_TCP && (st == TCP_ST_TIME_WAIT || st == TCP_ST_CLOSE);
+}
+
+bool store_wanted(enum sync_level level, uint8_t proto, uint8_t st)
+{
+    if (level == SYNC_LEVEL_NONE || st == 0)
+        return false;
+    if (proto != PKT_IPPROTO_TCP)
+        return level == SYNC_LEVEL_FULL || st == CONN_REPLIED;
+    if (store_final(proto, st))
+        return false;
+    if (level == SYNC_LEVEL_FULL)
+        return true;
+    return st == TCP_ST_ESTABLISHED;
+}
+
+struct store_plan store_plan(enum sync_level level, enum sync_strategy strategy,
+                             enum sync_access access, uint8_t proto, uint8_t st, uint8_t stored_st)
+{
+    struct store_plan p = {STORE_OP_NONE, false, false, false};
+    if (level == SYNC_LEVEL_NONE)
+        return p;
+    if (store_final(proto, st) ||
+        (stored_st && !store_wanted(level, proto, st) && level == SYNC_LEVEL_FULL)) {
+        if (stored_st) {
+            p.op = STORE_OP_DEL; /* never holds: a lost delete only leaves an entry to its TTL */
+            p.multi = access == SYNC_ACCESS_TRANSACTION;
+        }
+        return p;
+    }
+    if (!store_wanted(level, proto, st) || stored_st == st)
+        return p;
+    p.op = STORE_OP_PUT;
+    p.multi = access == SYNC_ACCESS_TRANSACTION;
+    p.wait = strategy == SYNC_STRATEGY_SYNC;
+    p.hold = p.wait || p.multi;
+    return p;
+}
+
+/* ---- entries ---- */
+
+const char *store_state_name(uint8_t proto, uint8_t st)
+{
+    if (proto == PKT_IPPROTO_TCP)
+        return tcp_state_name((enum tcp_st)st);
+    return st == CONN_REPLIED ? "ESTABLISHED" : st == CONN_NEW ? "NEW" : "NONE";
+}
+
+/* The state of a word for proto, 0 when unknown. */
+static uint8_t state_from_name(uint8_t proto, const char *w)
+{
+    if (proto == PKT_IPPROTO_TCP) {
+        int st = tcp_state_from_name(w);
+        return st > 0 && st < TCP_ST_MAX ? (uint8_t)st : 0;
+    }
+    if (strcmp(w, "NEW") == 0)
+        return CONN_NEW;
+    if (strcmp(w, "ESTABLISHED") == 0)
+        return CONN_REPLIED;
+    return 0;
+}
+
+uint8_t store_rank(uint8_t proto, uint8_t st)
+{
+    return proto == PKT_IPPROTO_TCP ? st : (st == CONN_REPLIED ? 3 : 1);
+}
+
+int store_entry_format(const struct store_entry *e, uint8_t proto, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s owner=%s orig=%c side=%c rank=%u v=%d t=%llu",
+                     store_state_name(proto, e->state), e->owner, e->orig_is_a ? 'a' : 'b',
+                     e->orig_side ? 'b' : 'a', e->rank, STORE_ENTRY_VERSION,
+                     (unsigned long long)e->t_ms);
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+/* Reads "a" or "b" into *out. */
+static int parse_ab(const char *v, uint8_t *out)
+{
+    if ((v[0] != 'a' && v[0] != 'b') || v[1])
+        return -1;
+    *out = v[0] == 'b';
+    return 0;
+}
+
+int store_entry_parse(const char *s, size_t len, uint8_t proto, struct store_entry *e, char *err,
+                      size_t errlen)
+{
+    char buf[STORE_VALUE_MAX + 1];
+    memset(e, 0, sizeof(*e));
+    if (len == 0 || len > STORE_VALUE_MAX) {
+        snprintf(err, errlen, "value of %zu bytes", len);
+        return -1;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        snprintf(err, errlen, "NUL byte in the value");
+        return -1;
+    }
+    unsigned seen = 0; /* bits: owner, orig, side, rank, v, t */
+    char *save = NULL;
+    char *tok = strtok_r(buf, " ", &save);
+    if (!tok || !(e->state = state_from_name(proto, tok))) {
+        snprintf(err, errlen, "unknown state '%.32s'", tok ? tok : "");
+        return -1;
+    }
+    uint8_t orig_side = 0, orig_is_b = 0;
+    while ((tok = strtok_r(NULL, " ", &save))) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            snprintf(err, errlen, "bad field '%.32s'", tok);
+            return -1;
+        }
+        *eq = '\0';
+        const char *v = eq + 1;
+        char *end;
+        if (strcmp(tok, "owner") == 0) {
+            size_t n = strlen(v);
+            if (n == 0 || n >= sizeof(e->owner)) {
+                snprintf(err, errlen, "bad owner");
+                return -1;
+            }
+            for (size_t i = 0; i < n; i++) {
+                if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e) {
+                    snprintf(err, errlen, "bad owner");
+                    return -1;
+                }
+            }
+            memcpy(e->owner, v, n + 1);
+            seen |= 1;
+        } else if (strcmp(tok, "orig") == 0) {
+            if (parse_ab(v, &orig_is_b) != 0) {
+                snprintf(err, errlen, "bad orig '%.8s'", v);
+                return -1;
+            }
+            seen |= 2;
+        } else if (strcmp(tok, "side") == 0) {
+            if (parse_ab(v, &orig_side) != 0) {
+                snprintf(err, errlen, "bad side '%.8s'", v);
+                return -1;
+            }
+            seen |= 4;
+        } else if (strcmp(tok, "rank") == 0) {
+            unsigned long r = strtoul(v, &end, 10);
+            if (*end || !*v || r > 255) {
+                snprintf(err, errlen, "bad rank");
+                return -1;
+            }
+            e->rank = (uint8_t)r;
+            seen |= 8;
+        } else if (strcmp(tok, "v") == 0) {
+            if (strcmp(v, "1") != 0) {
+                snprintf(err, errlen, "unknown version '%.8s'", v);
+                return -1;
+            }
+            seen |= 16;
+        } else if (strcmp(tok, "t") == 0) {
+            unsigned long long t = strtoull(v, &end, 10);
+            if (*end || !*v) {
+                snprintf(err, errlen, "bad time");
+                return -1;
+            }
+            e->t_ms = t;
+            seen |= 32;
+        } /* unknown fields are ignored: newer writers may add some */
+    }
+    if (seen != 63) {
+        snprintf(err, errlen, "missing fields");
+        return -1;
+    }
+    e->orig_is_a = !orig_is_b;
+    e->orig_side = orig_side;
+    return 0;
+}
+
+static const char *proto_word(uint8_t proto)
+{
+    switch (proto) {
+    case PKT_IPPROTO_TCP:
+        return "tcp";
+    case PKT_IPPROTO_UDP:
+        return "udp";
+    case PKT_IPPROTO_ICMP:
+        return "icmp";
+    case PKT_IPPROTO_ICMPV6:
+        return "icmpv6";
+    default:
+        return "ip";
+    }
+}
+
+int store_conn_key(const struct flow_key *k, char *buf, size_t len)
+{
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    int af = k->family == 6 ? AF_INET6 : AF_INET;
+    inet_ntop(af, k->a, a, sizeof(a));
+    inet_ntop(af, k->b, b, sizeof(b));
+    return keys_conn(buf, len, proto_word(k->proto), a, k->pa, b, k->pb);
+}
+
+/* Reads "addr:port" or "[addr6]:port" at s (length n) into a, *port; family per brackets. */
+static int parse_endpoint(const char *s, size_t n, int *family, uint8_t a[16], uint16_t *port)
+{
+    char buf[64];
+    const char *colon;
+    if (n >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (buf[0] == '[') {
+        char *rb = strchr(buf, ']');
+        if (!rb || rb[1] != ':')
+            return -1;
+        *rb = '\0';
+        colon = rb + 1;
+        *family = 6;
+        if (inet_pton(AF_INET6, buf + 1, a) != 1)
+            return -1;
+    } else {
+        char *c = strchr(buf, ':');
+        if (!c)
+            return -1;
+        *c = '\0';
+        colon = c;
+        *family = 4;
+        memset(a, 0, 16);
+        if (inet_pton(AF_INET, buf, a) != 1)
+            return -1;
+    }
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end || colon[1] == '\0' || p > 65535)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+int store_conn_key_parse(const char *s, size_t len, struct flow_key *k)
+{
+    static const struct {
+        const char *word;
+        uint8_t proto;
+    } protos[] = {{"tcp:", PKT_IPPROTO_TCP},
+                  {"udp:", PKT_IPPROTO_UDP},
+                  {"icmp:", PKT_IPPROTO_ICMP},
+                  {"icmpv6:", PKT_IPPROTO_ICMPV6}};
+    size_t pl = strlen(KEYS_CONN_PREFIX);
+    memset(k, 0, sizeof(*k));
+    if (len <= pl || len > KEYS_MAX || memcmp(s, KEYS_CONN_PREFIX, pl) != 0)
+        return -1;
+    s += pl;
+    len -= pl;
+    size_t i;
+    for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+        size_t wl = strlen(protos[i].word);
+        if (len > wl && memcmp(s, protos[i].word, wl) == 0) {
+            k->proto = protos[i].proto;
+            s += wl;
+            len -= wl;
+            break;
+        }
+    }
+    if (i == sizeof(protos) / sizeof(protos[0]))
+        return -1;
+    /* the two endpoints: the port of the first ends at the first ':' after its address */
+    const char *mid = NULL;
+    const char *start2 = NULL;
+    if (s[0] == '[') {
+        const char *rb = memchr(s, ']', len);
+        if (!rb || (size_t)(rb - s) + 2 >= len)
+            return -1;
+        mid = memchr(rb + 2, ':', len - (size_t)(rb + 2 - s));
+    } else {
+        const char *c1 = memchr(s, ':', len);
+        if (!c1)
+            return -1;
+        mid = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - s));
+    }
+    if (!mid)
+        return -1;
+    start2 = mid + 1;
+    int f1, f2;
+    if (parse_endpoint(s, (size_t)(mid - s), &f1, k->a, &k->pa) != 0 ||
+        parse_endpoint(start2, len - (size_t)(start2 - s), &f2, k->b, &k->pb) != 0 || f1 != f2)
+        return -1;
+    k->family = (uint8_t)f1;
+    /* only canonical keys are accepted: the lower endpoint first */
+    int c = memcmp(k->a, k->b, 16);
+    if (c > 0 || (c == 0 && k->pa > k->pb))
+        return -1;
+    return 0;
+}
+
+const char store_function_source[] =
+    "#!lua name=" KEYS_FUNCTION_LIBRARY "\n"
+    "-- fw_put(conn key, bucket key; value, ttl ms, rank): writes an entry and its index entry\n"
+    "-- together, unless the stored entry is of a higher rank: a state never moves backwards.\n"
+    "redis.register_function('fw_put', function(keys, args)\n"
+    "  local old = redis.call('GET', keys[1])\n"
+    "  if old then\n"
+    "    local r = tonumber(string.match(old, ' rank=(%d+)'))\n"
+    "    if r and r > tonumber(args[3]) then return 0 end\n"
+    "  end\n"
+    "  redis.call('SET', keys[1], args[1], 'PX', args[2])\n"
+    "  redis.call('SADD', keys[2], keys[1])\n"
+    "  return 1\n"
+    "end)\n";
+
+/* ---- replies ---- */
+
+enum store_outcome store_judge_write(enum redis_reply_type t, const enum redis_reply_type *results,
+                                     const long long *values, size_t n)
+{
+    if (t == RR_NONE)
+        return STORE_LOST;
+    if (!results)
+        return t == RR_ERROR || t == RR_ARRAY || t == RR_NIL ? STORE_ERROR : STORE_OK;
+    /* EXEC: an array of the queued commands' results; nil when the transaction was aborted */
+    if (t != RR_ARRAY)
+        return STORE_ERROR;
+    enum store_outcome o = STORE_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (results[i] == RR_ERROR || results[i] == RR_NONE)
+            return STORE_ERROR;
+        if (results[i] == RR_INTEGER && values && values[i] == 0 && o == STORE_OK)
+            o = STORE_REFUSED; /* fw_put returned 0: a higher rank is stored */
+    }
+    return o;
+}
+
+enum store_outcome store_judge_wait(enum redis_reply_type t, long long acked, int required)
+{
+    if (t == RR_NONE)
+        return STORE_LOST;
+    if (t != RR_INTEGER)
+        return STORE_ERROR;
+    return acked >= required ? STORE_OK : STORE_TIMEOUT;
+}
+
+enum store_outcome store_judge_lookup(enum redis_reply_type t, const char *s, size_t len,
+                                      uint8_t proto, struct store_entry *e)
+{
+    char err[128];
+    switch (t) {
+    case RR_NONE:
+        return STORE_LOST;
+    case RR_NIL:
+        return STORE_REFUSED;
+    case RR_STRING:
+        return store_entry_parse(s, len, proto, e, err, sizeof(err)) == 0 ? STORE_OK : STORE_ERROR;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+/* ---- the store ---- */
+
+struct held {
+    struct held *next;
+    uint64_t need;
+    uint64_t ts;
+    int side;
+    uint32_t len;
+    uint8_t frame[];
+};
+
+struct lookup {
+    struct lookup *next_slot;   /* hash chain */
+    struct lookup *prev, *next; /* age list, oldest first */
+    struct store *st;
+    struct flow_key key;
+    uint32_t hash;
+    uint64_t started_ns;
+    struct held *head, *tail;
+};
+
+/* A point packets can wait for: an EXEC reply (async/transaction) or a WAIT reply (sync). */
+struct relpoint {
+    struct store *st;
+    uint64_t seq;
+    bool failed;
+};
+
+struct store {
+    struct store_config cfg;
+    char node[64];
+    struct redis_ev *r;
+    struct store_hooks hooks;
+    struct fw_stats *stats;
+    uint64_t issued, done;     /* release points: last handed out, last completed */
+    uint64_t results[RESULTS]; /* [seq % RESULTS] = seq << 1 | failed */
+    struct relpoint *batch;    /* sync: the current batch's WAIT, not yet sent */
+    struct held *head, *tail;  /* held packets, FIFO */
+    size_t nheld;
+    struct lookup *slots[LOOKUP_SLOTS];
+    struct lookup *lk_old, *lk_new;
+    size_t nlookups;
+    int replicas_seen;                   /* connected replicas, from ROLE */
+    uint64_t prev_in, prev_fwd, prev_ms; /* for the packet rates published */
+    bool function_loaded;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ns_real(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct store *store_new(const struct store_config *cfg, const struct store_hooks *hooks,
+                        struct fw_stats *stats)
+{
+    struct store *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->cfg = *cfg;
+    snprintf(st->node, sizeof(st->node), "%s", cfg->node_id ? cfg->node_id : "node");
+    st->cfg.node_id = st->node;
+    st->hooks = *hooks;
+    st->stats = stats;
+    st->replicas_seen = 0;
+    return st;
+}
+
+static void on_function_load(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct store *st = arg;
+    if (redis_reply_type(rr) == RR_ERROR) {
+        st->stats->redis_errors++;
+        char msg[300];
+        snprintf(msg, sizeof(msg), "FUNCTION LOAD: %s", redis_reply_str(rr, NULL));
+        if (st->hooks.state)
+            st->hooks.state(st->hooks.arg, true, msg);
+    } else if (redis_reply_type(rr) != RR_NONE) {
+        st->function_loaded = true;
+    }
+}
+
+void store_set_mode(struct store *st, const struct store_config *cfg)
+{
+    bool load = cfg->access == SYNC_ACCESS_TRANSACTION && st->cfg.access != cfg->access;
+    st->cfg.level = cfg->level;
+    st->cfg.strategy = cfg->strategy;
+    st->cfg.access = cfg->access;
+    st->cfg.policy = cfg->policy;
+    st->cfg.replicas = cfg->replicas;
+    st->cfg.wait_timeout_ms = cfg->wait_timeout_ms;
+    if (load && store_up(st))
+        redis_ev_cmd(st->r, on_function_load, st, "FUNCTION LOAD REPLACE %s",
+                     store_function_source);
+}
+
+void store_set_buckets(struct store *st, uint32_t buckets)
+{
+    st->cfg.buckets = buckets;
+}
+
+const struct store_config *store_mode(const struct store *st)
+{
+    return &st->cfg;
+}
+
+void store_attach(struct store *st, struct redis_ev *r)
+{
+    st->r = r;
+}
+
+bool store_up(const struct store *st)
+{
+    return st->r && redis_ev_up(st->r);
+}
+
+/* Hands out held packets whose release point completed. failed_seq: the point that failed (its
+ * packets follow the policy), 0 when none. */
+static void release_ready(struct store *st, uint64_t failed_seq)
+{
+    uint64_t now = now_ns_real();
+    while (st->head && st->head->need <= st->done) {
+        struct held *h = st->head;
+        st->head = h->next;
+        if (!st->head)
+            st->tail = NULL;
+        st->nheld--;
+        bool fwd = true;
+        if (h->need == failed_seq) {
+            fwd = st->cfg.policy == SYNC_POLICY_OPEN;
+            if (fwd)
+                st->stats->policy_forwards++;
+            else
+                st->stats->policy_drops++;
+        }
+        if (now > h->ts)
+            hist_add(&st->stats->hold, now - h->ts);
+        st->hooks.release(st->hooks.arg, h->side, h->frame, h->len, h->ts, fwd);
+        free(h);
+    }
+}
+
+static void relpoint_complete(struct relpoint *rp)
+{
+    struct store *st = rp->st;
+    st->results[rp->seq % RESULTS] = rp->seq << 1 | (rp->failed ? 1u : 0u);
+    if (rp->seq > st->done)
+        st->done = rp->seq;
+    release_ready(st, rp->failed ? rp->seq : 0);
+    free(rp);
+}
+
+static struct relpoint *relpoint_new(struct store *st)
+{
+    struct relpoint *rp = calloc(1, sizeof(*rp));
+    if (!rp)
+        return NULL;
+    rp->st = st;
+    rp->seq = ++st->issued;
+    return rp;
+}
+
+/* Judges a write's reply (for EXEC, with the results of the queued commands) and counts it. */
+static enum store_outcome judge(struct store *st, const struct redis_reply *rr)
+{
+    enum redis_reply_type t = redis_reply_type(rr), types[8];
+    long long values[8];
+    size_t n = redis_reply_count(rr);
+    if (n > 8)
+        n = 8;
+    for (size_t i = 0; i < n; i++) {
+        types[i] = redis_reply_type(redis_reply_elem(rr, i));
+        values[i] = redis_reply_int(redis_reply_elem(rr, i));
+    }
+    enum store_outcome o = store_judge_write(t, t == RR_ARRAY ? types : NULL, values, n);
+    switch (o) {
+    case STORE_ERROR:
+        st->stats->redis_errors++;
+        break;
+    case STORE_LOST:
+        st->stats->writes_lost++;
+        break;
+    case STORE_REFUSED:
+        st->stats->writes_refused++;
+        break;
+    default:
+        break;
+    }
+    return o;
+}
+
+/* A write's reply in a sync batch: a failure fails the whole batch. */
+static void on_write_reply(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct relpoint *rp = arg;
+    enum store_outcome o = judge(rp->st, rr);
+    if (o == STORE_ERROR || o == STORE_LOST)
+        rp->failed = true;
+}
+
+/* Unwaited writes (and MULTI, SADD, SREM, HSET): counted, nobody waits. */
+static void on_plain_reply(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    judge(arg, rr);
+}
+
+/* EXEC of an async transaction: the release point completes with it. */
+static void on_exec_release(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    on_write_reply(r, rr, arg);
+    relpoint_complete(arg);
+}
+
+/* WAIT: enough replicas, or the batch failed (timeout). */
+static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct relpoint *rp = arg;
+    struct store *st = rp->st;
+    int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
+    switch (store_judge_wait(redis_reply_type(rr), redis_reply_int(rr), need)) {
+    case STORE_OK:
+        break;
+    case STORE_TIMEOUT:
+        rp->failed = true;
+        st->stats->wait_timeouts++;
+        break;
+    default:
+        rp->failed = true;
+        st->stats->redis_errors++;
+        break;
+    }
+    relpoint_complete(rp);
+}
+
+/* The entry of c as stored now. */
+static int conn_value(struct store *st, const struct conn *c, char *buf, size_t len)
+{
+    struct store_entry e;
+    memset(&e, 0, sizeof(e));
+    e.state = c->state;
+    e.orig_is_a = c->orig_is_a;
+    e.orig_side = c->orig_side;
+    e.rank = store_rank(c->key.proto, c->state);
+    snprintf(e.owner, sizeof(e.owner), "%s", st->node);
+    e.t_ms = now_ms();
+    return store_entry_format(&e, c->key.proto, buf, len);
+}
+
+/* The steering hash of a key (symmetric: the key's endpoint order does not matter). */
+static uint32_t key_steer_hash(const struct flow_key *k)
+{
+    struct pkt_l4 t;
+    memset(&t, 0, sizeof(t));
+    t.family = k->family;
+    t.proto = k->proto;
+    memcpy(t.src, k->a, 16);
+    memcpy(t.dst, k->b, 16);
+    t.sport = k->pa;
+    t.dport = k->pb;
+    return flow_steer_hash(&t);
+}
+
+/* Sends the commands of plan p for c. rp: the release point waiting on them (may be NULL).
+ * Returns 0, or -1 when nothing could be sent. */
+static int send_plan(struct store *st, const struct conn *c, const struct store_plan *p,
+                     uint64_t ttl_ms, struct relpoint *rp, bool exec_releases)
+{
+    char key[KEYS_MAX], idx[KEYS_MAX], val[STORE_VALUE_MAX], ttl[24], rank[8];
+    if (store_conn_key(&c->key, key, sizeof(key)) < 0)
+        return -1;
+    uint32_t bucket = flow_bucket(key_steer_hash(&c->key), st->cfg.buckets);
+    keys_bucket(idx, sizeof(idx), bucket);
+    struct redis_ev *r = st->r;
+    redis_ev_reply_fn wfn = rp ? on_write_reply : on_plain_reply;
+    void *warg = rp ? (void *)rp : (void *)st;
+    int rc = 0;
+    if (p->multi && redis_ev_cmd(r, on_plain_reply, st, "MULTI") != 0)
+        return -1;
+    if (p->op == STORE_OP_PUT) {
+        if (conn_value(st, c, val, sizeof(val)) < 0)
+            return -1;
+        snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)(ttl_ms ? ttl_ms : 1));
+        snprintf(rank, sizeof(rank), "%u", store_rank(c->key.proto, c->state));
+        if (p->multi) {
+            rc |= redis_ev_cmd(r, on_plain_reply, st, "FCALL fw_put 2 %s %s %s %s %s", key, idx,
+                               val, ttl, rank);
+        } else {
+            rc |= redis_ev_cmd(r, wfn, warg, "SET %s %s PX %s", key, val, ttl);
+            rc |= redis_ev_cmd(r, on_plain_reply, st, "SADD %s %s", idx, key);
+        }
+        st->stats->state_writes++;
+    } else {
+        rc |= redis_ev_cmd(r, p->multi ? on_plain_reply : wfn, p->multi ? (void *)st : warg,
+                           "DEL %s", key);
+        rc |= redis_ev_cmd(r, on_plain_reply, st, "SREM %s %s", idx, key);
+        st->stats->state_deletes++;
+    }
+    if (p->multi)
+        rc |= redis_ev_cmd(r, exec_releases ? on_exec_release : wfn, warg, "EXEC");
+    return rc ? -1 : 0;
+}
+
+/* Whether release point seq completed and failed (unknown when too old: taken as not failed). */
+static bool relpoint_failed(const struct store *st, uint64_t seq)
+{
+    return seq <= st->done && st->results[seq % RESULTS] == (seq << 1 | 1u);
+}
+
+uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint64_t now_ns)
+{
+    const struct store_config *cfg = &st->cfg;
+    /* fail-closed: a write whose release point failed counts as not made, so the connection's
+     * next packet (a retransmission) writes again and waits again, or is dropped again */
+    if (cfg->policy == SYNC_POLICY_CLOSED && c->hold_need && relpoint_failed(st, c->hold_need)) {
+        c->stored_state = 0;
+        c->hold_need = 0;
+    }
+    struct store_plan p =
+        store_plan(cfg->level, cfg->strategy, cfg->access, c->key.proto, c->state, c->stored_state);
+    uint64_t ttl_ms = timeout_ns / 1000000;
+    if (p.op == STORE_OP_NONE) {
+        /* a long-lived entry: refresh its TTL at most once per half its timeout, never held */
+        if (c->stored_state && c->stored_state == c->state &&
+            now_ns - c->stored_ns > timeout_ns / 2 && store_up(st)) {
+            struct store_plan refresh = {STORE_OP_PUT, false, false, false};
+            if (send_plan(st, c, &refresh, ttl_ms, NULL, false) == 0) {
+                c->stored_ns = now_ns;
+                st->stats->ttl_refreshes++;
+            }
+        }
+        return 0;
+    }
+    if (!store_up(st)) {
+        if (p.op == STORE_OP_DEL) {
+            st->stats->writes_lost++; /* the entry stays until its TTL */
+            c->stored_state = 0;
+            return 0;
+        }
+        st->stats->writes_deferred++; /* retried by the next packet or after the reconnect */
+        if (cfg->policy == SYNC_POLICY_OPEN) {
+            st->stats->policy_forwards++;
+            return 0;
+        }
+        st->stats->policy_drops++;
+        return STORE_DROP;
+    }
+    struct relpoint *rp = NULL;
+    bool exec_releases = false;
+    if (p.hold) {
+        if (p.wait) {
+            if (!st->batch && !(st->batch = relpoint_new(st)))
+                return 0;
+            rp = st->batch;
+        } else {
+            if (!(rp = relpoint_new(st)))
+                return 0;
+            exec_releases = true;
+        }
+    }
+    if (send_plan(st, c, &p, ttl_ms, rp, exec_releases) != 0) {
+        st->stats->redis_errors++;
+        if (exec_releases) {
+            rp->failed = true;
+            relpoint_complete(rp);
+            return cfg->policy == SYNC_POLICY_OPEN ? 0 : STORE_DROP;
+        }
+    }
+    c->stored_state = p.op == STORE_OP_PUT ? c->state : 0;
+    c->stored_ns = now_ns;
+    return rp ? rp->seq : 0;
+}
+
+bool store_pending(const struct store *st, uint64_t need)
+{
+    return need > st->done;
+}
+
+static struct held *held_new(uint64_t need, int side, const uint8_t *frame, uint32_t len,
+                             uint64_t ts)
+{
+    struct held *h = malloc(sizeof(*h) + len);
+    if (!h)
+        return NULL;
+    h->next = NULL;
+    h->need = need;
+    h->ts = ts;
+    h->side = side;
+    h->len = len;
+    memcpy(h->frame, frame, len);
+    return h;
+}
+
+void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame, uint32_t len,
+                uint64_t ts)
+{
+    struct held *h = st->nheld < HELD_MAX ? held_new(need, side, frame, len, ts) : NULL;
+    if (!h) {
+        st->stats->held_overflow++;
+        st->stats->pkts_drop++;
+        return;
+    }
+    if (st->tail)
+        st->tail->next = h;
+    else
+        st->head = h;
+    st->tail = h;
+    st->nheld++;
+}
+
+void store_flush(struct store *st)
+{
+    struct relpoint *rp = st->batch;
+    if (!rp)
+        return;
+    st->batch = NULL;
+    int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
+    if (redis_ev_cmd(st->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms) != 0) {
+        rp->failed = true;
+        relpoint_complete(rp);
+    }
+}
+
+/* ---- lookups ---- */
+
+static struct lookup **lookup_slot(struct store *st, const struct flow_key *k, uint32_t hash,
+                                   struct lookup **found)
+{
+    struct lookup **pp = &st->slots[hash & (LOOKUP_SLOTS - 1)];
+    for (; *pp; pp = &(*pp)->next_slot) {
+        if ((*pp)->hash == hash && flow_key_eq(&(*pp)->key, k)) {
+            *found = *pp;
+            return pp;
+        }
+    }
+    *found = NULL;
+    return pp;
+}
+
+static void lookup_unlink(struct store *st, struct lookup *l)
+{
+    struct lookup *f;
+    struct lookup **pp = lookup_slot(st, &l->key, l->hash, &f);
+    if (f == l)
+        *pp = l->next_slot;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        st->lk_old = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    else
+        st->lk_new = l->prev;
+    st->nlookups--;
+}
+
+static void on_lookup(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct lookup *l = arg;
+    struct store *st = l->st;
+    struct store_entry e;
+    const struct store_entry *found = NULL;
+    enum redis_reply_type t = redis_reply_type(rr);
+    size_t len;
+    const char *s = redis_reply_str(rr, &len);
+    lookup_unlink(st, l);
+    switch (store_judge_lookup(t, s, len, l->key.proto, &e)) {
+    case STORE_OK:
+        found = &e;
+        st->stats->store_found++;
+        break;
+    case STORE_ERROR:
+        if (t == RR_STRING)
+            st->stats->store_rejected++; /* a malformed or hostile entry is never trusted */
+        else
+            st->stats->redis_errors++;
+        break;
+    case STORE_LOST:
+        st->stats->redis_errors++;
+        break;
+    default:
+        break;
+    }
+    struct held *h = l->head;
+    if (h)
+        st->hooks.adopt(st->hooks.arg, &l->key, l->hash, found, h->side, h->frame, h->len, h->ts);
+    while (h) {
+        struct held *next = h->next;
+        st->hooks.rerun(st->hooks.arg, h->side, h->frame, h->len, h->ts);
+        free(h);
+        h = next;
+    }
+    free(l);
+    store_flush(st); /* the reruns may have written (the new owner): their batch's WAIT */
+}
+
+bool store_lookup(struct store *st, const struct flow_key *k, uint32_t hash, int side,
+                  const uint8_t *frame, uint32_t len, uint64_t ts)
+{
+    if (st->cfg.level == SYNC_LEVEL_NONE || !store_up(st))
+        return false;
+    struct lookup *l;
+    struct lookup **pp = lookup_slot(st, k, hash, &l);
+    if (!l) {
+        char key[KEYS_MAX];
+        if (st->nlookups >= LOOKUPS_MAX || store_conn_key(k, key, sizeof(key)) < 0)
+            return false;
+        if (!(l = calloc(1, sizeof(*l))))
+            return false;
+        l->st = st;
+        l->key = *k;
+        l->hash = hash;
+        l->started_ns = now_ns_real();
+        if (redis_ev_cmd(st->r, on_lookup, l, "GET %s", key) != 0) {
+            free(l);
+            return false;
+        }
+        *pp = l;
+        l->prev = st->lk_new;
+        if (st->lk_new)
+            st->lk_new->next = l;
+        else
+            st->lk_old = l;
+        st->lk_new = l;
+        st->nlookups++;
+        st->stats->store_lookups++;
+    }
+    struct held *h = held_new(0, side, frame, len, ts);
+    if (!h) {
+        st->stats->held_overflow++;
+        st->stats->pkts_drop++;
+        return true;
+    }
+    if (l->tail)
+        l->tail->next = h;
+    else
+        l->head = h;
+    l->tail = h;
+    return true;
+}
+
+/* ---- periodic work ---- */
+
+static void on_role(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct store *st = arg;
+    if (redis_reply_type(rr) != RR_ARRAY)
+        return;
+    const struct redis_reply *reps = redis_reply_elem(rr, 2);
+    if (strcmp(redis_reply_str(redis_reply_elem(rr, 0), NULL), "master") == 0 && reps)
+        st->replicas_seen = (int)redis_reply_count(reps);
+}
+
+void store_tick(struct store *st, uint64_t now_ns)
+{
+    (void)now_ns;
+    if (!store_up(st))
+        return;
+    uint64_t now = now_ns_real();
+    uint64_t oldest = st->head ? st->head->ts : 0;
+    if (st->lk_old && (!oldest || st->lk_old->started_ns < oldest))
+        oldest = st->lk_old->started_ns;
+    if (oldest && now > oldest && now - oldest > st->cfg.to_hold_ns) {
+        /* the master stopped answering: every pending reply completes as lost */
+        st->stats->redis_timeouts++;
+        redis_ev_drop(st->r, "no reply within the hold limit");
+        return;
+    }
+    if (st->cfg.replicas < 0)
+        redis_ev_cmd(st->r, on_role, st, "ROLE");
+}
+
+void store_publish_stats(struct store *st, const struct fw_stats *s, uint64_t now_ns)
+{
+    (void)now_ns;
+    if (!store_up(st))
+        return;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return;
+    stats_write(s, f);
+    uint64_t t = now_ms();
+    double dt = st->prev_ms && t > st->prev_ms ? (double)(t - st->prev_ms) / 1000.0 : 0;
+    fprintf(f, "pps_in %.0f\npps_fwd %.0f\n", dt > 0 ? (double)(s->pkts_in - st->prev_in) / dt : 0,
+            dt > 0 ? (double)(s->pkts_fwd - st->prev_fwd) / dt : 0);
+    st->prev_in = s->pkts_in;
+    st->prev_fwd = s->pkts_fwd;
+    st->prev_ms = t;
+    fprintf(f, "node %s\nlevel %s\nreplicas_seen %d\nts_ms %llu\n", st->node,
+            st->cfg.level == SYNC_LEVEL_FULL          ? "full"
+            : st->cfg.level == SYNC_LEVEL_ESTABLISHED ? "established"
+                                                      : "none",
+            st->replicas_seen, (unsigned long long)t);
+    fclose(f);
+    enum { MAXF = 256 };
+    const char *argv[2 + 2 * MAXF];
+    char key[KEYS_MAX];
+    keys_stats(key, sizeof(key), st->node);
+    int argc = 0;
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line && argc < 2 + 2 * MAXF;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *sp = strchr(line, ' ');
+        if (!sp)
+            continue;
+        *sp = '\0';
+        argv[argc++] = line;
+        argv[argc++] = sp + 1;
+    }
+    redis_ev_cmdv(st->r, on_plain_reply, st, argc, argv, NULL);
+    free(buf);
+}
+
+void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *arg)
+{
+    struct store *st = arg;
+    if (up) {
+        st->stats->redis_reconnects = redis_ev_reconnects(r);
+        if (st->cfg.access == SYNC_ACCESS_TRANSACTION && st->cfg.level != SYNC_LEVEL_NONE)
+            redis_ev_cmd(r, on_function_load, st, "FUNCTION LOAD REPLACE %s",
+                         store_function_source);
+        redis_ev_cmd(r, on_role, st, "ROLE");
+    } else if (st->batch) {
+        /* the batch's WAIT can no longer be sent: its packets follow the policy */
+        struct relpoint *rp = st->batch;
+        st->batch = NULL;
+        rp->failed = true;
+        relpoint_complete(rp);
+    }
+    if (st->hooks.state)
+        st->hooks.state(st->hooks.arg, up, why);
+}
+
+void store_free(struct store *st)
+{
+    if (!st)
+        return;
+    redis_ev_free(st->r); /* pending callbacks complete: held packets are released or dropped */
+    st->r = NULL;
+    if (st->batch) {
+        struct relpoint *rp = st->batch;
+        st->batch = NULL;
+        free(rp);
+    }
+    while (st->head) {
+        struct held *h = st->head;
+        st->head = h->next;
+        free(h);
+    }
+    free(st);
+}
