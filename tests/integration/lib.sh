@@ -35,8 +35,8 @@ diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 inc() { ip netns exec fwl-client "$@"; }   # run in the client namespace
 ins() { ip netns exec fwl-server "$@"; }   # run in the server namespace
 
-# lab_start [--nodes N]: a fresh lab (whatever was left is removed first); the lab is torn
-# down when the test exits. Bails out (exit 1, "not ok") when the lab cannot come up.
+# lab_start [lab/fwlab up ARGS: --nodes N, --no-redis, --replicas R, --level ...]: a fresh lab
+# (whatever was left is removed first); the lab is torn down when the test exits. Bails out (exit 1, "not ok") when the lab cannot come up.
 lab_start() {
     if [ ! -x "$FWLAB_FWNODE" ]; then
         notok "worker binary $FWLAB_FWNODE exists (run make)"
@@ -129,4 +129,43 @@ q() {
     rc=$?
     [ -n "$out" ] && printf '%s\n' "$out" | tail -n 4 | sed 's/^/#   /'
     return $rc
+}
+
+# ---- the lab's Redis (lab/fwlab up without --no-redis) ----
+# rcli ARGS...: redis-cli as admin on the current master (the lab's wrapper in fwl-mgmt), bounded
+rcli() { timeout 10 "$FWLAB" exec mgmt -- redis-cli "$@" 2>&1 | tr -d '\r'; }
+# rcli_at K ARGS...: the same against instance redisK (10.10.0.(200+K)), e.g. a replica
+rcli_at() {
+    local k=$1
+    shift
+    rcli -h "10.10.0.$((200 + k))" -p 6379 "$@"
+}
+# cmdstat NAME: the calls of command NAME in the master's INFO commandstats (0 when absent)
+cmdstat() {
+    rcli INFO commandstats | sed -n "s/^cmdstat_$1:calls=\([0-9]*\),.*/\1/p" | grep . || echo 0
+}
+# redis_reset: an empty store with fresh command statistics (the function library stays: FLUSHALL
+# does not remove functions)
+redis_reset() { [ "$(rcli FLUSHALL)" = OK ] && [ "$(rcli CONFIG RESETSTAT)" = OK ]; }
+# monitor_start FILE: MONITOR the master into FILE (background, pid in MON_PID); ready when the
+# first "OK" came back
+monitor_start() {
+    rm -f "$1"
+    timeout 600 "$FWLAB" exec mgmt -- redis-cli MONITOR >"$1" 2>&1 &
+    MON_PID=$!
+    wait_until 5 grep -q '^OK' "$1"
+}
+monitor_stop() {
+    kill -TERM "$MON_PID" 2>/dev/null
+    wait "$MON_PID" 2>/dev/null
+    return 0
+}
+# worker_connected [nodeK]: the master lists the worker's connection (CLIENT SETNAME fwnode-nodeK)
+worker_connected() { rcli CLIENT LIST | grep -q " name=fwnode-${1:-node1} "; }
+# restart_node1 VAR=VALUE...: stop node1 and start it with these FW_* settings (env wins over the
+# lab's saved ones); waits for its Redis connection (10 s)
+restart_node1() {
+    "$FWLAB" stop node1 >/dev/null 2>&1
+    env "$@" "$FWLAB" start node1 >/dev/null 2>&1 || return 1
+    wait_until 10 worker_connected node1
 }

@@ -39,7 +39,7 @@ stats_now() {
     stats_refresh || diag "stats file not refreshed after SIGUSR1"
 }
 
-lab_start
+lab_start --no-redis # the data plane alone (issue 2): no Redis, level none; fast
 
 # ---- (1) blind RSTs into a live connection ----
 want=$(cat "$STATE/www/big.sha256")

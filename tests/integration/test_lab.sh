@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The lab itself: up / up again / status / exec / kill + start / stop / down / down again, a
-# failed up leaves nothing behind, down cleans up after a crash.
+# failed up leaves nothing behind, down cleans up after a crash. The lab runs with its Redis (the
+# default: a master, 2 replicas, 3 Sentinels): roles in status, redis-cli as admin through exec
+# mgmt, the secrets, pause / resume, a master crash with a Sentinel failover, and all of it gone
+# after down.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -51,6 +54,48 @@ check "forwarding is off in node1" bash -c \
     '[ "$("$1" exec node1 -- sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding | tr -d "\n")" = 00 ]' _ "$FWLAB"
 check "traffic flows through node1" curl_ok 10
 
+# ---- the lab's Redis ----
+check "status shows redis0 as master with 2 replicas" \
+    grep -Eq '^  redis0 +10\.10\.0\.200:6379 .* master, 2 replica\(s\) connected' <<<"$st"
+check "status shows redis1 and redis2 as replicas of redis0, link up" \
+    test "$(grep -Ec '^  redis[12] +.* replica of 10\.10\.0\.200, link up' <<<"$st")" = 2
+check "status shows 3 Sentinels naming the master" \
+    test "$(grep -Ec '^  sentinel[123] +.* master at 10\.10\.0\.200:6379, OK' <<<"$st")" = 3
+check "exec mgmt -- redis-cli: admin on the master" \
+    bash -c '[ "$("$1" exec mgmt -- redis-cli ACL WHOAMI)" = admin ] && [ "$("$1" exec mgmt -- redis-cli ROLE | head -n 1)" = master ]' _ "$FWLAB"
+check "exec mgmt -- redis-cli -h <replica> reaches that replica" \
+    bash -c '[ "$("$1" exec mgmt -- redis-cli -h 10.10.0.202 ROLE | head -n 1)" = slave ]' _ "$FWLAB"
+check "exec mgmt -- redis-cli -p 26379 -h <sentinel> talks to a Sentinel" \
+    bash -c '"$1" exec mgmt -- redis-cli -h 10.10.0.221 -p 26379 SENTINEL get-master-addr-by-name fwmaster | grep -qx 10.10.0.200' _ "$FWLAB"
+check "the default user is off: without a login the master answers NOAUTH" \
+    bash -c 'ip netns exec fwl-mgmt /usr/bin/redis-cli -h 10.10.0.200 PING 2>&1 | grep -q NOAUTH'
+check "secrets: directory mode 700, password files mode 600" \
+    bash -c '[ "$(stat -c %a "$1/secrets")" = 700 ] && [ "$(stat -c %a "$1"/secrets/*.pass | sort -u)" = 600 ] && [ "$(ls "$1"/secrets/*.pass | wc -l)" = 4 ]' _ "$STATE"
+as_fwnode() { rcli CLIENT LIST | grep " name=fwnode-node1 " | grep -q " user=fwnode "; }
+check "the worker is logged in as user fwnode" as_fwnode
+stats_hash() { [ "$(rcli EXISTS fw:stats:node1)" = 1 ]; }
+check "the worker's statistics hash fw:stats:node1 exists" wait_until 3 stats_hash
+check "redis-pause replica1: SIGSTOP" q "$FWLAB" redis-pause replica1
+check "status shows redis1 PAUSED" bash -c '"$1" status | grep -Eq "^  redis1 .*PAUSED"' _ "$FWLAB"
+check "redis-resume replica1" q "$FWLAB" redis-resume replica1
+linked() { rcli_at 1 INFO replication | grep -q '^master_link_status:up'; }
+check "redis1's link is up again" wait_until 10 linked
+# a master crash: the Sentinels fail over, redis-cli and the worker follow the new master
+check "redis-kill master" q "$FWLAB" redis-kill master
+new_master() {
+    local m
+    m=$(ip netns exec fwl-mgmt /usr/bin/redis-cli -h 10.10.0.221 -p 26379 SENTINEL get-master-addr-by-name fwmaster 2>/dev/null | head -n 1)
+    [ -n "$m" ] && [ "$m" != 10.10.0.200 ]
+}
+check "the Sentinels elect a new master within 20 s" wait_until 20 new_master
+check "exec mgmt -- redis-cli follows the new master" \
+    bash -c '[ "$("$1" exec mgmt -- redis-cli ROLE | head -n 1)" = master ]' _ "$FWLAB"
+check "the worker follows the new master (its connection is there, 10 s)" wait_until 10 worker_connected node1
+check "traffic flows after the failover" curl_ok 10
+check "redis-start master: the old master comes back" q "$FWLAB" redis-start master
+old_is_replica() { rcli_at 0 ROLE | head -n 1 | grep -qx slave; }
+check "... and the Sentinels make it a replica of the new master (20 s)" wait_until 20 old_is_replica
+
 old=$(worker_pid)
 check "kill node1 succeeds" q "$FWLAB" kill node1
 dead() { ! pid_alive "$1"; }
@@ -83,6 +128,7 @@ diag "$(tail -n 2 <<<"$out")"
 check "up with a worker that exits at once fails" test $rc -ne 0
 check "the failed up left no namespace" no_namespaces
 check "the failed up left no process" bash -c '! pgrep -f "$1/nginx/nginx.conf" >/dev/null' _ "$STATE"
+check "the failed up left no Redis or Sentinel" bash -c '! pgrep -f "$1/redis/" >/dev/null' _ "$STATE"
 check_fails "up with a missing worker binary is refused" q env FWLAB_FWNODE=/nonexistent "$FWLAB" up
 check "... and makes nothing" no_namespaces
 
@@ -101,3 +147,5 @@ check "down after a crash succeeds" q "$FWLAB" down
 check "down after a crash leaves no fwl-* namespace" no_namespaces
 check "down after a crash leaves no process in the lab" none_alive $PIDS
 check_fails "no nginx of the lab is left" pgrep -f "$STATE/nginx/nginx.conf"
+check_fails "no Redis or Sentinel of the lab is left" pgrep -f "$STATE/redis/"
+check "down removed the secrets and the Redis files" test ! -e "$STATE/secrets" -a ! -e "$STATE/redis" -a ! -e "$STATE/bin"

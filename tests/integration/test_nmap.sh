@@ -64,7 +64,7 @@ scan() {
     fi
 }
 
-lab_start
+lab_start --no-redis # the data plane alone (issue 2): no Redis, level none; fast
 
 SRV4=10.10.2.10 SRV6=fd00:10:2::10 CLI4=10.10.1.10 CLI6=fd00:10:1::10
 FULL=1-1024,8080 # 1025 ports

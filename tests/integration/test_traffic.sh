@@ -4,7 +4,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-lab_start
+lab_start --no-redis # the data plane alone (issue 2): no Redis, level none; fast
 stats_refresh || true
 fwd0=$(stat_get pkts_fwd)
 

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Sync mode really waits (DESIGN.md section 5, second table), against the lab's real Redis:
+#  (a) with both replicas paused (SIGSTOP: connected but silent) and a 400 ms WAIT timeout,
+#      - level full, sync: a new connection's SYN is not forwarded until WAIT times out; then the
+#        policy decides: open -> it leaves (wait_timeouts, policy_forwards grow), closed -> it is
+#        dropped, and so are the client's retransmissions (curl times out, policy_drops grows);
+#      - level established, sync: the SYN and the SYN+ACK pass at once, the client's
+#        handshake-completing ACK reaches the server only after the timeout;
+#      - async strategy: unaffected (a quick connect, no WAIT timeout).
+#  (b) with the replicas running, sync mode: when connect() returns (the SYN+ACK left the
+#      worker), the connection's entry is on every replica, 50 times out of 50.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+TO_MS=400 # the WAIT timeout of these runs
+TO_S=0.4
+MIN_S=0.39 # a held packet leaves no earlier than this (Redis's WAIT never returns early)
+
+# cap_start NS NAME FILTER: capture NS's eth0 (both directions) into $STATE/NAME.pcap; sets CAP_PID
+# (--immediate-mode: without it the last second of packets may never leave the ring buffer)
+cap_start() {
+    local ns=$1 name=$2
+    shift 2
+    rm -f "$STATE/$name.pcap" "$STATE/$name.tcpdump"
+    ip netns exec "$ns" tcpdump -i eth0 -n -U --immediate-mode -w "$STATE/$name.pcap" "$@" >"$STATE/$name.tcpdump" 2>&1 &
+    CAP_PID=$!
+    wait_until 5 grep -q 'listening on' "$STATE/$name.tcpdump"
+}
+cap_stop() {
+    sleep 0.2
+    kill -INT "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
+# cap_lines NAME: the capture as text with epoch timestamps
+cap_lines() { tcpdump -r "$STATE/$1.pcap" -n -tt 2>/dev/null; }
+# first_ts NAME REGEX: the timestamp of the first packet whose line matches REGEX (empty: none)
+first_ts() { cap_lines "$1" | grep -E -- "$2" | head -n 1 | awk '{print $1}'; }
+count_pkts() { cap_lines "$1" | grep -Ec -- "$2"; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%d", (b - a) * 1000}'; } # ms from a to b
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }             # a >= b (decimals)
+lt() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
+# timeline NAME T0: the capture's packets as "+MS src > dst flags" lines, relative to T0
+timeline() {
+    cap_lines "$1" | awk -v t0="$2" '{printf "+%d ms %s %s %s %s %s\n", ($1 - t0) * 1000, $3, $4, $5, $6, $7}' |
+        tr -d ',' | head -n "${3:-8}"
+}
+
+SYN_OUT='IP 10\.10\.1\.10\.[0-9]+ > 10\.10\.2\.10\.80: Flags \[S\],'
+SYNACK_OUT='IP 10\.10\.2\.10\.80 > 10\.10\.1\.10\.[0-9]+: Flags \[S\.\],'
+ACK_IN='IP 10\.10\.1\.10\.[0-9]+ > 10\.10\.2\.10\.80: Flags \[\.\],'
+
+stats_now() {
+    sleep 0.2
+    stats_refresh || diag "stats file not refreshed after SIGUSR1"
+}
+# node1_with POLICY LEVEL STRATEGY [ACCESS]: restart node1 with these settings and the 400 ms
+# WAIT timeout
+node1_with() {
+    restart_node1 FW_SYNC_POLICY="$1" FW_SYNC_LEVEL="$2" FW_SYNC_STRATEGY="$3" \
+        FW_SYNC_ACCESS="${4:-transaction}" FW_SYNC_WAIT_TIMEOUT_MS=$TO_MS FW_SYNC_REPLICAS=all
+}
+pause_replicas() { q "$FWLAB" redis-pause all-replicas; }
+resume_replicas() { q "$FWLAB" redis-resume all-replicas; }
+# curl_w URL: prints "EXIT TIME_CONNECT TIME_TOTAL BODY"
+curl_w() {
+    local out rc
+    out=$(inc curl -sS -m "${2:-10}" -w ' %{time_connect} %{time_total}' "$1" 2>/dev/null)
+    rc=$?
+    echo "$rc ${out#* } ${out%% *}"
+}
+replicas_linked() { # both replicas report their link to the master up
+    local k
+    for k in 1 2; do rcli_at "$k" INFO replication | grep -q '^master_link_status:up' || return 1; done
+}
+
+lab_start --replicas 2 --level full --strategy sync --access transaction
+check "node1 is connected to the Redis master" wait_until 10 worker_connected node1
+
+# ---- (a1) level full, sync, fail-open: the SYN waits for the WAIT timeout, then leaves ----
+c="full/sync/open, replicas paused"
+check "$c: node1 restarted (WAIT timeout $TO_MS ms)" node1_with open full sync
+stats_now
+w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
+cap_start fwl-client a1-cli "tcp port 80" && cli_cap=$CAP_PID
+cap_start fwl-server a1-srv "tcp port 80" && srv_cap=$CAP_PID
+pause_replicas
+read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+resume_replicas
+cap_stop "$cli_cap"
+cap_stop "$srv_cap"
+diag "$c: curl exit $rc, time_connect $tc s, time_total $tt s, body '$body'"
+check "$c: the request completes (policy open)" test "$rc" = 0 -a "$body" = x
+check "$c: curl's time_connect $tc s >= the WAIT timeout $TO_S s" ge "$tc" "$MIN_S"
+t_sent=$(first_ts a1-cli "$SYN_OUT")
+t_srv=$(first_ts a1-srv "$SYN_OUT")
+if [ -n "$t_sent" ] && [ -n "$t_srv" ]; then
+    d=$(ms "$t_sent" "$t_srv")
+    check "$c: the SYN reached the server ${d} ms after the client sent it (>= $TO_MS ms, tcpdump)" \
+        ge "$d" "$((TO_MS - 10))"
+else
+    notok "$c: the SYN is seen leaving the client and reaching the server (tcpdump)"
+    cap_lines a1-cli | head -n 3 | sed 's/^/#   /'
+fi
+check "$c: exactly one SYN was sent (no retransmission blurs the timing)" test "$(count_pkts a1-cli "$SYN_OUT")" -eq 1
+stats_now
+w1=$(stat_get wait_timeouts) f1=$(stat_get policy_forwards)
+check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
+check "$c: policy_forwards grows ($f0 -> $f1)" test "$f1" -gt "$f0"
+check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+
+# ---- (a2) level full, sync, fail-closed: the SYN and its retransmissions are dropped ----
+c="full/sync/closed, replicas paused"
+check "$c: node1 restarted" node1_with closed full sync
+stats_now
+d0=$(stat_get policy_drops) w0=$(stat_get wait_timeouts)
+cap_start fwl-client a2-cli "tcp port 80" && cli_cap=$CAP_PID
+cap_start fwl-server a2-srv "tcp port 80" && srv_cap=$CAP_PID
+pause_replicas
+read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b 3.5)"
+stats_now # while the replicas are still paused
+resume_replicas
+cap_stop "$cli_cap"
+cap_stop "$srv_cap"
+d1=$(stat_get policy_drops) w1=$(stat_get wait_timeouts)
+nsyn=$(count_pkts a2-cli "$SYN_OUT")
+nsrv=$(count_pkts a2-srv "$SYN_OUT")
+diag "$c: curl exit $rc after $tt s; the client sent $nsyn SYN(s), the server saw $nsrv"
+check "$c: curl fails with a timeout (exit 28: $rc)" test "$rc" = 28
+check "$c: the client retransmitted its SYN ($nsyn SYNs sent)" test "$nsyn" -ge 2
+if ! check "$c: no SYN reached the server ($nsrv)" test "$nsrv" -eq 0; then
+    t0=$(first_ts a2-cli "$SYN_OUT")
+    diag "$c: timeline (from the client's first SYN) at the client:" "$(timeline a2-cli "$t0")" \
+        "... and at the server:" "$(timeline a2-srv "$t0")"
+fi
+check "$c: policy_drops grows ($d0 -> $d1)" test "$d1" -gt "$d0"
+check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
+check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+check "$c: with the replicas back, a new connection passes (exit $rc, connect $tc s)" test "$rc" = 0 -a "$body" = x
+
+# ---- (a3) level established, sync, fail-open: the handshake-completing ACK is held ----
+c="established/sync/open, replicas paused"
+check "$c: node1 restarted" node1_with open established sync
+stats_now
+w0=$(stat_get wait_timeouts)
+cap_start fwl-server a3-srv "tcp port 80" && srv_cap=$CAP_PID
+pause_replicas
+read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+resume_replicas
+cap_stop "$srv_cap"
+diag "$c: curl exit $rc, time_connect $tc s, time_total $tt s"
+check "$c: the request completes" test "$rc" = 0 -a "$body" = x
+t_syn=$(first_ts a3-srv "$SYN_OUT")
+t_sa=$(first_ts a3-srv "$SYNACK_OUT")
+t_ack=$(first_ts a3-srv "$ACK_IN")
+if [ -n "$t_syn" ] && [ -n "$t_sa" ] && [ -n "$t_ack" ]; then
+    diag "$c: at the server: SYN +0 ms, SYN+ACK +$(ms "$t_syn" "$t_sa") ms, the client's ACK +$(ms "$t_syn" "$t_ack") ms"
+    check "$c: the server answers the SYN at once ($(ms "$t_syn" "$t_sa") ms < 100 ms)" lt "$(ms "$t_syn" "$t_sa")" 100
+    check "$c: the client's ACK reaches the server $(ms "$t_sa" "$t_ack") ms after the SYN+ACK (>= $TO_MS ms)" \
+        ge "$(ms "$t_sa" "$t_ack")" "$((TO_MS - 10))"
+else
+    notok "$c: SYN, SYN+ACK and the client's ACK are seen at the server (tcpdump)"
+    cap_lines a3-srv | head -n 5 | sed 's/^/#   /'
+fi
+check "$c: curl's time_connect is short ($tc s < 0.1 s: the SYN+ACK was not held)" lt "$tc" 0.1
+stats_now
+w1=$(stat_get wait_timeouts)
+check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
+check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+
+# ---- (a4) async strategy: paused replicas change nothing ----
+for access in transaction dirty; do
+    c="full/async/$access, replicas paused"
+    check "$c: node1 restarted" node1_with open full async "$access"
+    stats_now
+    w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
+    pause_replicas
+    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+    resume_replicas
+    diag "$c: curl exit $rc, time_connect $tc s, time_total $tt s"
+    check "$c: the request completes" test "$rc" = 0 -a "$body" = x
+    check "$c: time_connect is short ($tc s < 0.1 s)" lt "$tc" 0.1
+    stats_now
+    w1=$(stat_get wait_timeouts) f1=$(stat_get policy_forwards)
+    check "$c: no WAIT timeout ($w0 -> $w1)" test "$w1" -eq "$w0"
+    check "$c: no packet needed the policy ($f0 -> $f1)" test "$f1" -eq "$f0"
+    check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+done
+
+# ---- (b) replicas running: the entry is on every replica when its packet leaves ----
+json() { # json 'JSON' KEY
+    "$PY" -c 'import json,sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$1" "$2" 2>/dev/null
+}
+replica_check() { # prints the helper's JSON line
+    timeout 60 ip netns exec fwl-mgmt "$PY" "$TOP/tests/integration/replica_check.py" \
+        --replicas 10.10.0.201,10.10.0.202 --password-file "$STATE/secrets/admin.pass" \
+        --netns /run/netns/fwl-client --count 50 2>&1 | tail -n 1
+}
+for access in transaction dirty; do
+    c="full/sync/$access, replicas running"
+    check "$c: node1 restarted" node1_with open full sync "$access"
+    stats_now
+    w0=$(stat_get wait_timeouts)
+    out=$(replica_check)
+    diag "$c: $out"
+    found=$(json "$out" found)
+    check "$c: 50 connections, each entry found on replica 1 when connect() returned" \
+        test "$(json "$found" 10.10.0.201)" = 50
+    check "$c: ... and on replica 2" test "$(json "$found" 10.10.0.202)" = 50
+    stats_now
+    w1=$(stat_get wait_timeouts)
+    check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
+done
+# the async strategy, as an observation only: nothing waits for the replicas there
+check "full/async/transaction: node1 restarted" node1_with open full async transaction
+out=$(replica_check)
+diag "observation (not asserted), full/async/transaction, replicas running: $out"
+
+stats_refresh || true
+stats_diag
+worker_final_checks
