@@ -27,9 +27,9 @@ LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(B)/san/%.o)
 TESTS        := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
 
-.PHONY: all deps test unit integration demo bench-fastpath bench clean format check-format
+.PHONY: all deps test unit integration demo bench-fastpath bench bench-full clean format check-format
 
-all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san
+all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san $(B)/storertt
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -60,6 +60,10 @@ $(B)/emgr: $(B)/obj/emgr/main.o $(B)/libfw.a
 $(B)/emgr-san: $(B)/san/emgr/main.o $(B)/libfw-san.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
+# The bare store round trip the benchmarks compare the worker's hold time with.
+$(B)/storertt: bench/storertt.c $(B)/libfw.a
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< $(B)/libfw.a $(LDLIBS)
+
 $(B)/tests/%: tests/unit/%.c $(B)/libfw.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(CFLAGS) -o $@ $< $(B)/libfw.a $(LDLIBS) -lcmocka
@@ -85,6 +89,13 @@ demo: all
 
 bench-fastpath: $(B)/fwnode
 	bench/fastpath
+
+# The sync-mode benchmark in the lab (quick: a few minutes); bench-full: 10 runs of 10,000.
+bench: all
+	bench/run --quick
+
+bench-full: all
+	bench/run --full
 
 format:
 	clang-format -i common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch]

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "manager.h"
 #include "options.h"
+#include "redisopt.h"
 #include "status.h"
 
 #define EMGR_VERSION "0.1.0"
@@ -48,19 +49,6 @@ struct emgr {
     struct ev_loop *loop;
     ev_timer stop_timer;
 };
-
-static int read_password(const struct emgr_options *o, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", o->redis_password);
-    char err[512];
-    if (!o->redis_password_file[0])
-        return 0;
-    if (config_read_secret(o->redis_password_file, buf, len, err, sizeof(err)) != 0) {
-        fprintf(stderr, "emgr: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
 
 /* Re-reads the configuration file; keeps the running one on error. */
 static void reload(void *arg)
@@ -116,39 +104,24 @@ static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_start(loop, &e->stop_timer);
 }
 
-static struct redis_ev_config redis_config(const struct emgr_options *o, const char *password,
-                                           const char *name)
-{
-    struct redis_ev_config rc = {
-        .host = o->redis_host,
-        .port = (int)o->redis_port,
-        .sentinels = o->redis_sentinels,
-        .master_name = o->redis_master,
-        .user = o->redis_user,
-        .password = password,
-        .client_name = name,
-        .connect_timeout = o->redis_timeout_ms / 1000.0,
-        .backoff_min = 0.05,
-        .backoff_max = 1.0,
-    };
-    return rc;
-}
-
 static int run(struct emgr *e)
 {
     char err[512];
     const struct emgr_options *o = &e->opt[e->cur];
-    if (!o->redis_host[0] && !o->redis_sentinels[0]) {
+    char name[160];
+    struct redis_ev_config rc;
+    snprintf(name, sizeof(name), "emgr-%s", o->id);
+    if (!redisopt_configured(&o->redis)) {
         fprintf(stderr, "emgr: no Redis: set redis.host or redis.sentinels\n");
         return 2;
     }
-    if (read_password(o, e->password, sizeof(e->password)) != 0)
+    if (redisopt_connection(&o->redis, name, e->password, sizeof(e->password), &rc, err,
+                            sizeof(err)) != 0) {
+        fprintf(stderr, "emgr: %s\n", err);
         return 2;
+    }
     log_init("emgr", (enum log_level)o->log_level, o->log_json);
     e->loop = ev_default_loop(EVFLAG_AUTO);
-    char name[160];
-    snprintf(name, sizeof(name), "emgr-%s", o->id);
-    struct redis_ev_config rc = redis_config(o, e->password, name);
     e->m = manager_new(e->loop, o, &rc, reload, e, err, sizeof(err));
     if (!e->m) {
         log_errorx("%s", err);
@@ -243,12 +216,14 @@ int main(int argc, char **argv)
     struct emgr_options *o = &e.opt[0];
     if (strcmp(cmd, "run") == 0 && optind + 1 == argc) {
         rc = run(&e);
-    } else if (read_password(o, e.password, sizeof(e.password)) != 0) {
+    } else if (!redisopt_configured(&o->redis)) {
+        fprintf(stderr, "emgr: no Redis: set redis.host or redis.sentinels\n");
         rc = 2;
     } else {
-        struct redis_ev_config rc_cfg = redis_config(o, e.password, "emgr-cli");
-        if (!o->redis_host[0] && !o->redis_sentinels[0]) {
-            fprintf(stderr, "emgr: no Redis: set redis.host or redis.sentinels\n");
+        struct redis_ev_config rc_cfg;
+        if (redisopt_connection(&o->redis, "emgr-cli", e.password, sizeof(e.password), &rc_cfg, err,
+                                sizeof(err)) != 0) {
+            fprintf(stderr, "emgr: %s\n", err);
             rc = 2;
         } else if (strcmp(cmd, "status") == 0 && optind + 1 == argc) {
             rc = status_show(&rc_cfg, json, stdout);

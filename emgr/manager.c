@@ -76,7 +76,7 @@ static void publish_config(struct manager *m)
     snprintf(version, sizeof(version), "%llu", (unsigned long long)now_ms());
     snprintf(hb, sizeof(hb), "%ld", o->heartbeat_ms);
     snprintf(misses, sizeof(misses), "%ld", o->misses);
-    snprintf(wt, sizeof(wt), "%ld", o->sync_wait_timeout_ms);
+    snprintf(wt, sizeof(wt), "%ld", o->sync.wait_timeout_ms);
     snprintf(buckets, sizeof(buckets), "%ld", o->buckets);
     char act[16], bak[16];
     snprintf(act, sizeof(act), "%ld", o->actives);
@@ -89,15 +89,15 @@ static void publish_config(struct manager *m)
         "rules",
         rules,
         "level",
-        emgr_sync_levels[o->sync_level],
+        sync_level_words[o->sync.level],
         "strategy",
-        emgr_sync_strategies[o->sync_strategy],
+        sync_strategy_words[o->sync.strategy],
         "access",
-        emgr_sync_accesses[o->sync_access],
+        sync_access_words[o->sync.access],
         "policy",
-        emgr_sync_policies[o->sync_policy],
+        sync_policy_words[o->sync.policy],
         "replicas",
-        o->sync_replicas,
+        o->sync.replicas,
         "wait_timeout_ms",
         wt,
         "heartbeat_ms",
@@ -117,8 +117,8 @@ static void publish_config(struct manager *m)
                   NULL);
     redis_ev_cmd(m->cmd, on_ignore, "PUBLISH", "PUBLISH %s config:%s", KEYS_EVENTS, version);
     log_info("published configuration version %s: %zu rules, sync %s/%s/%s, %ld actives", version,
-             o->rules.n, emgr_sync_levels[o->sync_level], emgr_sync_strategies[o->sync_strategy],
-             emgr_sync_accesses[o->sync_access], o->actives);
+             o->rules.n, sync_level_words[o->sync.level], sync_strategy_words[o->sync.strategy],
+             sync_access_words[o->sync.access], o->actives);
 }
 
 /* ---- the notify hook ---- */

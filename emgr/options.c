@@ -7,10 +7,6 @@
 #include "options.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-const char *const emgr_sync_levels[] = {"none", "established", "full", NULL};
-const char *const emgr_sync_strategies[] = {"sync", "async", NULL};
-const char *const emgr_sync_accesses[] = {"transaction", "dirty", NULL};
-const char *const emgr_sync_policies[] = {"open", "closed", NULL};
 
 #define OFF(f) offsetof(struct emgr_options, f)
 
@@ -35,36 +31,10 @@ const struct cfg_option emgr_options_table[] = {
      60000, NULL, NULL, "period of the membership scan (keyspace events can be missed)"},
     {"lease", "FW_LEASE_MS", "cluster.lease_ms", CFG_INT, "1000", OFF(lease_ms), 100, 60000, NULL,
      NULL, "leadership lease: a standby manager takes over within this time"},
-    {"sync_level", "FW_SYNC_LEVEL", "sync.level", CFG_ENUM, "full", OFF(sync_level), 0, 0,
-     emgr_sync_levels, NULL, "which state changes the workers write to Redis"},
-    {"sync_strategy", "FW_SYNC_STRATEGY", "sync.strategy", CFG_ENUM, "sync", OFF(sync_strategy), 0,
-     0, emgr_sync_strategies, NULL, "sync: a packet waits for WAIT; async: it does not"},
-    {"sync_access", "FW_SYNC_ACCESS", "sync.access", CFG_ENUM, "transaction", OFF(sync_access), 0,
-     0, emgr_sync_accesses, NULL, "transaction: MULTI/EXEC; dirty: plain SET"},
-    {"sync_policy", "FW_SYNC_POLICY", "sync.policy", CFG_ENUM, "open", OFF(sync_policy), 0, 0,
-     emgr_sync_policies, NULL, "a packet whose write failed: forwarded (open) or dropped (closed)"},
-    {"sync_replicas", "FW_SYNC_REPLICAS", "sync.replicas", CFG_STRING, "all", OFF(sync_replicas), 0,
-     0, NULL, config_valid_replicas, "replicas WAIT requires: all (connected) or a number"},
-    {"sync_wait_timeout", "FW_SYNC_WAIT_TIMEOUT_MS", "sync.wait_timeout_ms", CFG_INT, "100",
-     OFF(sync_wait_timeout_ms), 1, 60000, NULL, NULL, "WAIT timeout, milliseconds"},
+    SYNC_OPT_ROWS(struct emgr_options, sync, "full"),
     {"notify", "FW_NOTIFY", "notify", CFG_STRING, "", OFF(notify), 0, 0, NULL, NULL,
      "command run on every map change, with FW_MAP_* in its environment"},
-    {"redis_host", "FW_REDIS_HOST", "redis.host", CFG_STRING, "", OFF(redis_host), 0, 0, NULL, NULL,
-     "Redis master address (or use sentinels)"},
-    {"redis_port", "FW_REDIS_PORT", "redis.port", CFG_INT, "6379", OFF(redis_port), 1, 65535, NULL,
-     NULL, "Redis master port"},
-    {"redis_sentinels", "FW_REDIS_SENTINELS", "redis.sentinels", CFG_STRING, "",
-     OFF(redis_sentinels), 0, 0, NULL, NULL, "host:port,... of Redis Sentinels"},
-    {"redis_master", "FW_REDIS_MASTER", "redis.master", CFG_STRING, "fwmaster", OFF(redis_master),
-     0, 0, NULL, NULL, "the master's name at the sentinels"},
-    {"redis_user", "FW_REDIS_USER", "redis.user", CFG_STRING, "", OFF(redis_user), 0, 0, NULL, NULL,
-     "Redis ACL user"},
-    {"redis_password", "FW_REDIS_PASSWORD", "redis.password", CFG_STRING, "", OFF(redis_password),
-     0, 0, NULL, NULL, "Redis password (prefer the password file)"},
-    {"redis_password_file", "FW_REDIS_PASSWORD_FILE", "redis.password_file", CFG_STRING, "",
-     OFF(redis_password_file), 0, 0, NULL, NULL, "file holding the Redis password"},
-    {"redis_timeout", "FW_REDIS_TIMEOUT_MS", "redis.timeout_ms", CFG_INT, "500",
-     OFF(redis_timeout_ms), 10, 60000, NULL, NULL, "connect timeout, milliseconds"},
+    REDIS_OPT_ROWS(struct emgr_options, redis),
     {"rules", "FW_RULES", "rules", CFG_RULES, NULL, OFF(rules), 0, 0, NULL, NULL,
      "the cluster's rules, first match wins, default deny (env: separated by ';')"},
     CFG_END,

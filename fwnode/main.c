@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "redis_ev.h"
+#include "redisopt.h"
 #include "settings.h"
 #include "steering.h"
 #include "store.h"
@@ -275,22 +276,18 @@ static void on_cluster_config(void *arg, const struct cluster_config *cfg)
         ruleset_free(&rs);
     }
     if (w->store) {
-        static const char *const levels[] = {"none", "established", "full", NULL};
-        static const char *const strategies[] = {"sync", "async", NULL};
-        static const char *const accesses[] = {"transaction", "dirty", NULL};
-        static const char *const policies[] = {"open", "closed", NULL};
         struct store_config sc = *store_mode(w->store);
         int v = (int)sc.level;
-        pick(cfg->level, levels, &v);
+        pick(cfg->level, sync_level_words, &v);
         sc.level = (enum sync_level)v;
         v = (int)sc.strategy;
-        pick(cfg->strategy, strategies, &v);
+        pick(cfg->strategy, sync_strategy_words, &v);
         sc.strategy = (enum sync_strategy)v;
         v = (int)sc.access;
-        pick(cfg->access, accesses, &v);
+        pick(cfg->access, sync_access_words, &v);
         sc.access = (enum sync_access)v;
         v = (int)sc.policy;
-        pick(cfg->policy, policies, &v);
+        pick(cfg->policy, sync_policy_words, &v);
         sc.policy = (enum sync_policy)v;
         if (cfg->replicas)
             sc.replicas = strcmp(cfg->replicas, "all") == 0 ? -1 : atoi(cfg->replicas);
@@ -299,8 +296,9 @@ static void on_cluster_config(void *arg, const struct cluster_config *cfg)
         store_set_mode(w->store, &sc);
         log_info("config version %llu: %zu rules; sync level %s, strategy %s, access %s, "
                  "policy %s",
-                 (unsigned long long)cfg->version, classify_count(w->pl.cls), levels[sc.level],
-                 strategies[sc.strategy], accesses[sc.access], policies[sc.policy]);
+                 (unsigned long long)cfg->version, classify_count(w->pl.cls),
+                 sync_level_words[sc.level], sync_strategy_words[sc.strategy],
+                 sync_access_words[sc.access], sync_policy_words[sc.policy]);
     } else {
         log_info("config version %llu: %zu rules", (unsigned long long)cfg->version,
                  classify_count(w->pl.cls));
@@ -343,35 +341,35 @@ static void on_store_state(void *arg, bool up, const char *why)
     }
 }
 
-/* Connects the shared store when Redis is configured. Returns 0 or -1 (logged). */
+/* Connects the shared store (and the cluster, in cluster mode) when Redis is configured.
+ * Returns 0 or -1 (logged). */
 static int store_setup(struct fwnode *w)
 {
     const struct fwnode_settings *s = &w->set;
-    char err[512], secret[256];
-    bool have_redis = s->redis_host[0] || s->redis_sentinels[0];
-    if (!have_redis) {
+    char err[512], secret[256], name[128];
+    struct redis_ev_config rc;
+    if (!redisopt_configured(&s->redis)) {
         if (s->cluster) {
             log_errorx("cluster mode needs Redis: set redis.host or redis.sentinels");
             return -1;
         }
         return 0;
     }
-    snprintf(secret, sizeof(secret), "%s", s->redis_password);
-    if (s->redis_password_file[0] &&
-        config_read_secret(s->redis_password_file, secret, sizeof(secret), err, sizeof(err)) != 0) {
-        log_errorx("redis password file: %s", err);
+    snprintf(name, sizeof(name), "fwnode-%s", s->node_id);
+    if (redisopt_connection(&s->redis, name, secret, sizeof(secret), &rc, err, sizeof(err)) != 0) {
+        log_errorx("redis: %s", err);
         return -1;
     }
     struct store_config sc = {
-        .level = (enum sync_level)s->sync_level,
-        .strategy = (enum sync_strategy)s->sync_strategy,
-        .access = (enum sync_access)s->sync_access,
-        .policy = (enum sync_policy)s->sync_policy,
-        .replicas = strcmp(s->sync_replicas, "all") == 0 ? -1 : atoi(s->sync_replicas),
-        .wait_timeout_ms = s->sync_wait_timeout_ms,
+        .level = (enum sync_level)s->sync.level,
+        .strategy = (enum sync_strategy)s->sync.strategy,
+        .access = (enum sync_access)s->sync.access,
+        .policy = (enum sync_policy)s->sync.policy,
+        .replicas = syncopt_replicas(&s->sync),
+        .wait_timeout_ms = s->sync.wait_timeout_ms,
         .buckets = (uint32_t)s->buckets,
         .node_id = s->node_id,
-        .to_hold_ns = (uint64_t)(s->sync_wait_timeout_ms + s->redis_timeout_ms) * 1000000ull,
+        .to_hold_ns = (uint64_t)(s->sync.wait_timeout_ms + s->redis.timeout_ms) * 1000000ull,
     };
     struct store_hooks hooks = pipeline_store_hooks(&w->pl);
     hooks.state = on_store_state;
@@ -379,39 +377,23 @@ static int store_setup(struct fwnode *w)
         log_errorx("out of memory");
         return -1;
     }
-    char name[128];
-    snprintf(name, sizeof(name), "fwnode-%s", s->node_id);
-    struct redis_ev_config rc = {
-        .host = s->redis_host,
-        .port = (int)s->redis_port,
-        .sentinels = s->redis_sentinels,
-        .master_name = s->redis_master,
-        .user = s->redis_user,
-        .password = secret,
-        .client_name = name,
-        .connect_timeout = s->redis_timeout_ms / 1000.0,
-        .backoff_min = 0.05,
-        .backoff_max = 2.0,
-    };
     struct redis_ev *r =
         redis_ev_new(w->loop, &rc, store_on_redis_state, w->store, err, sizeof(err));
-    memset(secret, 0, sizeof(secret));
     if (!r) {
+        memset(secret, 0, sizeof(secret));
         log_errorx("redis: %s", err);
         return -1;
     }
     store_attach(w->store, r);
     pipeline_set_store(&w->pl, w->store);
-    if (w->set.cluster && cluster_setup(w, &rc) != 0)
+    int rc_cluster = w->set.cluster ? cluster_setup(w, &rc) : 0;
+    memset(secret, 0, sizeof(secret)); /* every connection has its copy */
+    if (rc_cluster != 0)
         return -1;
     log_info("sync: level %s, strategy %s, access %s, policy fail-%s, via %s",
-             s->sync_level == SYNC_LEVEL_FULL          ? "full"
-             : s->sync_level == SYNC_LEVEL_ESTABLISHED ? "established"
-                                                       : "none",
-             s->sync_strategy == SYNC_STRATEGY_SYNC ? "sync" : "async",
-             s->sync_access == SYNC_ACCESS_TRANSACTION ? "transaction" : "dirty",
-             s->sync_policy == SYNC_POLICY_OPEN ? "open" : "closed",
-             s->redis_sentinels[0] ? s->redis_sentinels : redis_ev_addr(r));
+             sync_level_words[s->sync.level], sync_strategy_words[s->sync.strategy],
+             sync_access_words[s->sync.access], sync_policy_words[s->sync.policy],
+             s->redis.sentinels[0] ? s->redis.sentinels : redis_ev_addr(r));
     return 0;
 }
 
@@ -583,11 +565,9 @@ int main(int argc, char **argv)
         return 2;
     }
     classify_free(cls);
-    if (w.set.sync_level != SYNC_LEVEL_NONE && !w.set.redis_host[0] && !w.set.redis_sentinels[0] &&
-        !in) {
+    if (w.set.sync.level != SYNC_LEVEL_NONE && !redisopt_configured(&w.set.redis) && !in) {
         fprintf(stderr, "%s: sync level %s needs Redis: set redis.host or redis.sentinels\n",
-                conf ? conf : "FW_SYNC_LEVEL",
-                w.set.sync_level == SYNC_LEVEL_FULL ? "full" : "established");
+                conf ? conf : "FW_SYNC_LEVEL", sync_level_words[w.set.sync.level]);
         config_free(fwnode_options, &w.set);
         return 2;
     }

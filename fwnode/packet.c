@@ -1,6 +1,7 @@
 /* packet.c: the bounds-checked, allocation-free frame parser and the Internet checksum helpers. */
 #include <string.h>
 
+#include "compiler.h"
 #include "packet.h"
 
 #define ETH_HLEN        14
@@ -17,13 +18,6 @@
 
 /* The common path (Ethernet -> IPv4 -> TCP) is kept in one function, without calls; the rarer
  * frames (IPv6, ARP) are parsed out of line so that it needs no registers saved for them. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#define NOINLINE      __attribute__((noinline))
-#else
-#define ALWAYS_INLINE inline
-#define NOINLINE
-#endif
 
 static inline uint16_t rd16(const uint8_t *b)
 {

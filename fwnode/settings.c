@@ -59,11 +59,6 @@ static int valid_ip(const struct cfg_option *opt, const void *value, char *err, 
 }
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-/* The orders match enum sync_level, sync_strategy, sync_access and sync_policy (store.h). */
-static const char *const sync_levels[] = {"none", "established", "full", NULL};
-static const char *const sync_strategies[] = {"sync", "async", NULL};
-static const char *const sync_accesses[] = {"transaction", "dirty", NULL};
-static const char *const sync_policies[] = {"open", "closed", NULL};
 
 #define OFF(f) offsetof(struct fwnode_settings, f)
 #define SECS(n, e, p, d, f, h)                                                                     \
@@ -126,37 +121,10 @@ const struct cfg_option fwnode_options[] = {
      "file the counters are rewritten to (\"\": none)"},
     {"stats_interval", "FW_STATS_INTERVAL_MS", "stats.interval_ms", CFG_INT, "1000",
      OFF(stats_interval_ms), 10, 3600000, NULL, NULL, "milliseconds between counter updates"},
-    {"sync_level", "FW_SYNC_LEVEL", "sync.level", CFG_ENUM, "none", OFF(sync_level), 0, 0,
-     sync_levels, NULL, "which state changes go to Redis"},
-    {"sync_strategy", "FW_SYNC_STRATEGY", "sync.strategy", CFG_ENUM, "sync", OFF(sync_strategy), 0,
-     0, sync_strategies, NULL, "sync: a packet waits for WAIT; async: it does not"},
-    {"sync_access", "FW_SYNC_ACCESS", "sync.access", CFG_ENUM, "transaction", OFF(sync_access), 0,
-     0, sync_accesses, NULL, "transaction: MULTI/EXEC, never backwards; dirty: plain SET"},
-    {"sync_policy", "FW_SYNC_POLICY", "sync.policy", CFG_ENUM, "open", OFF(sync_policy), 0, 0,
-     sync_policies, NULL, "a packet whose write failed: forwarded (open) or dropped (closed)"},
-    {"sync_replicas", "FW_SYNC_REPLICAS", "sync.replicas", CFG_STRING, "all", OFF(sync_replicas), 0,
-     0, NULL, config_valid_replicas, "replicas WAIT requires: all (connected) or a number"},
-    {"sync_wait_timeout", "FW_SYNC_WAIT_TIMEOUT_MS", "sync.wait_timeout_ms", CFG_INT, "100",
-     OFF(sync_wait_timeout_ms), 1, 60000, NULL, NULL, "WAIT timeout, milliseconds"},
+    SYNC_OPT_ROWS(struct fwnode_settings, sync, "none"),
     {"buckets", "FW_BUCKETS", "sync.buckets", CFG_INT, "1024", OFF(buckets), 1, 65536, NULL,
      config_valid_pow2, "number of buckets connections hash to (a power of two)"},
-    {"redis_host", "FW_REDIS_HOST", "redis.host", CFG_STRING, "", OFF(redis_host), 0, 0, NULL, NULL,
-     "Redis master address (\"\": none; or use sentinels)"},
-    {"redis_port", "FW_REDIS_PORT", "redis.port", CFG_INT, "6379", OFF(redis_port), 1, 65535, NULL,
-     NULL, "Redis master port"},
-    {"redis_sentinels", "FW_REDIS_SENTINELS", "redis.sentinels", CFG_STRING, "",
-     OFF(redis_sentinels), 0, 0, NULL, NULL, "host:port,... of Redis Sentinels (find the master)"},
-    {"redis_master", "FW_REDIS_MASTER", "redis.master", CFG_STRING, "fwmaster", OFF(redis_master),
-     0, 0, NULL, NULL, "the master's name at the sentinels"},
-    {"redis_user", "FW_REDIS_USER", "redis.user", CFG_STRING, "", OFF(redis_user), 0, 0, NULL, NULL,
-     "Redis ACL user (\"\": default user)"},
-    {"redis_password", "FW_REDIS_PASSWORD", "redis.password", CFG_STRING, "", OFF(redis_password),
-     0, 0, NULL, NULL, "Redis password (prefer the password file)"},
-    {"redis_password_file", "FW_REDIS_PASSWORD_FILE", "redis.password_file", CFG_STRING, "",
-     OFF(redis_password_file), 0, 0, NULL, NULL, "file holding the Redis password"},
-    {"redis_timeout", "FW_REDIS_TIMEOUT_MS", "redis.timeout_ms", CFG_INT, "500",
-     OFF(redis_timeout_ms), 10, 60000, NULL, NULL,
-     "connect timeout; a reply later than WAIT timeout + this: master deemed hung"},
+    REDIS_OPT_ROWS(struct fwnode_settings, redis),
     {"cluster", "FW_CLUSTER", "cluster.enabled", CFG_BOOL, "false", OFF(cluster), 0, 0, NULL, NULL,
      "join the cluster: heartbeat, follow emgr's bucket map and configuration"},
     {"heartbeat", "FW_HEARTBEAT_MS", "cluster.heartbeat_ms", CFG_INT, "20", OFF(heartbeat_ms), 5,

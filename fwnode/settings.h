@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "redisopt.h"
 #include "rule.h"
 
 struct fwnode_side_settings {
@@ -27,21 +28,9 @@ struct fwnode_settings {
     long to_udp, to_udp_stream, to_icmp; /* pseudo-state timeouts, seconds */
     char *stats_file;                    /* counters rewritten here once a second ("" = none) */
     /* the shared store */
-    int sync_level;      /* enum sync_level */
-    int sync_strategy;   /* enum sync_strategy */
-    int sync_access;     /* enum sync_access */
-    int sync_policy;     /* enum sync_policy */
-    char *sync_replicas; /* "all" or a number */
-    long sync_wait_timeout_ms;
-    long buckets;     /* bucket count, a power of two */
-    char *redis_host; /* "" = no Redis (only with level none) */
-    long redis_port;
-    char *redis_sentinels;
-    char *redis_master;
-    char *redis_user;
-    char *redis_password;
-    char *redis_password_file;
-    long redis_timeout_ms;
+    struct sync_opt sync;
+    long buckets; /* bucket count, a power of two */
+    struct redis_opt redis;
     /* the cluster */
     bool cluster; /* follow emgr: register, heartbeat, bucket map, configuration */
     long heartbeat_ms;

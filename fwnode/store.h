@@ -20,11 +20,7 @@
 
 #include "conntable.h"
 #include "redis_ev.h"
-
-enum sync_level { SYNC_LEVEL_NONE = 0, SYNC_LEVEL_ESTABLISHED, SYNC_LEVEL_FULL };
-enum sync_strategy { SYNC_STRATEGY_SYNC = 0, SYNC_STRATEGY_ASYNC };
-enum sync_access { SYNC_ACCESS_TRANSACTION = 0, SYNC_ACCESS_DIRTY };
-enum sync_policy { SYNC_POLICY_OPEN = 0, SYNC_POLICY_CLOSED };
+#include "redisopt.h"
 
 /* ---- decisions (pure) ---- */
 

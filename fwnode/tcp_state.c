@@ -1,4 +1,5 @@
 /* tcp_state.c: pure TCP state machine with sequence-window tracking (after Linux conntrack, pf). */
+#include "compiler.h"
 #include "tcp_state.h"
 
 #include <string.h>
@@ -14,13 +15,6 @@
 #define MAXACKWINCONST 66000u /* Linux: how far behind the peer's end an ack may lag at least */
 #define MAXWIN_LIMIT   (65535u << WSCALE_MAX) /* the largest window TCP can express */
 
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#define NOINLINE      __attribute__((noinline))
-#else
-#define ALWAYS_INLINE inline
-#define NOINLINE
-#endif
 
 /* The flag combinations that may appear at all once PSH, ECE and CWR are masked off: Linux's
  * tcp_valid_flags table as a bitmap indexed by FIN|SYN|RST|ACK|URG (at most 0x37). */

@@ -1,0 +1,123 @@
+/* storertt.c: the bare store round trip the worker's hold time is compared with: one SET of an
+ * entry-sized value followed by WAIT, on one connection, as fwnode's sync/dirty mode issues them,
+ * timed from sending to the WAIT reply. Prints p50, p90, p99 in microseconds.
+ *
+ *   storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT [transaction]
+ *
+ * With "transaction": MULTI, SET, SADD, EXEC, then WAIT (the sync/transaction commands, without
+ * the worker's function). */
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "redis_ev.h"
+
+struct run {
+    struct ev_loop *loop;
+    struct redis_ev *r;
+    int replicas, count, done;
+    int multi;
+    double *lat;
+    double t0;
+};
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void next(struct run *rn);
+
+static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct run *rn = arg;
+    if (redis_reply_type(rr) != RR_INTEGER) {
+        fprintf(stderr, "storertt: WAIT: %s\n", redis_reply_str(rr, NULL));
+        ev_break(rn->loop, EVBREAK_ALL);
+        return;
+    }
+    rn->lat[rn->done++] = now_us() - rn->t0;
+    if (rn->done == rn->count)
+        ev_break(rn->loop, EVBREAK_ALL);
+    else
+        next(rn);
+}
+
+static void next(struct run *rn)
+{
+    char key[64];
+    const char *val = "ESTABLISHED owner=bench orig=a side=a rank=3 v=1 t=1795666768579";
+    snprintf(key, sizeof(key), "fw:conn:tcp:10.99.0.1:%d:10.99.0.2:80", rn->done % 60000);
+    rn->t0 = now_us();
+    if (rn->multi) {
+        redis_ev_cmd(rn->r, NULL, NULL, "MULTI");
+        redis_ev_cmd(rn->r, NULL, NULL, "SET %s %s PX 60000", key, val);
+        redis_ev_cmd(rn->r, NULL, NULL, "SADD fw:bucket:bench %s", key);
+        redis_ev_cmd(rn->r, NULL, NULL, "EXEC");
+    } else {
+        redis_ev_cmd(rn->r, NULL, NULL, "SET %s %s PX 60000", key, val);
+    }
+    redis_ev_cmd(rn->r, on_wait, rn, "WAIT %d 1000", rn->replicas);
+}
+
+static void on_state(struct redis_ev *r, bool up, const char *why, void *arg)
+{
+    (void)r;
+    struct run *rn = arg;
+    if (up)
+        next(rn);
+    else
+        fprintf(stderr, "storertt: %s\n", why);
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 7) {
+        fprintf(stderr, "usage: storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT "
+                        "[transaction]\n");
+        return 2;
+    }
+    char pw[256] = "", err[256];
+    if (argv[4][0] && config_read_secret(argv[4], pw, sizeof(pw), err, sizeof(err)) != 0) {
+        fprintf(stderr, "storertt: %s\n", err);
+        return 2;
+    }
+    struct run rn = {.replicas = atoi(argv[5]), .count = atoi(argv[6])};
+    rn.multi = argc > 7 && strcmp(argv[7], "transaction") == 0;
+    if (rn.count < 1 || !(rn.lat = calloc((size_t)rn.count, sizeof(double))))
+        return 2;
+    rn.loop = ev_default_loop(0);
+    struct redis_ev_config rc = {.host = argv[1],
+                                 .port = atoi(argv[2]),
+                                 .user = argv[3],
+                                 .password = pw,
+                                 .client_name = "storertt",
+                                 .connect_timeout = 2,
+                                 .backoff_min = 0.1,
+                                 .backoff_max = 1};
+    if (!(rn.r = redis_ev_new(rn.loop, &rc, on_state, &rn, err, sizeof(err)))) {
+        fprintf(stderr, "storertt: %s\n", err);
+        return 2;
+    }
+    ev_run(rn.loop, 0);
+    redis_ev_free(rn.r);
+    if (rn.done < rn.count)
+        return 1;
+    qsort(rn.lat, (size_t)rn.count, sizeof(double), cmp);
+    printf("count %d\np50_us %.1f\np90_us %.1f\np99_us %.1f\n", rn.count,
+           rn.lat[rn.count / 2], rn.lat[rn.count * 9 / 10], rn.lat[rn.count * 99 / 100]);
+    free(rn.lat);
+    return 0;
+}
