@@ -268,8 +268,10 @@ int store_conn_key_parse(const char *s, size_t len, struct flow_key *k)
                   {"icmp:", PKT_IPPROTO_ICMP},
                   {"icmpv6:", PKT_IPPROTO_ICMPV6}};
     size_t pl = strlen(KEYS_CONN_PREFIX);
+    const char *name = s;
+    size_t name_len = len;
     memset(k, 0, sizeof(*k));
-    if (len <= pl || len > KEYS_MAX || memcmp(s, KEYS_CONN_PREFIX, pl) != 0)
+    if (len <= pl || len >= KEYS_MAX || memcmp(s, KEYS_CONN_PREFIX, pl) != 0)
         return -1;
     s += pl;
     len -= pl;
@@ -307,9 +309,14 @@ int store_conn_key_parse(const char *s, size_t len, struct flow_key *k)
         parse_endpoint(start2, len - (size_t)(start2 - s), &f2, k->b, &k->pb) != 0 || f1 != f2)
         return -1;
     k->family = (uint8_t)f1;
-    /* only canonical keys are accepted: the lower endpoint first */
+    /* only canonical keys are accepted: the lower endpoint first, and the name exactly as this
+     * module writes it (no other spelling of an address or a port) */
     int c = memcmp(k->a, k->b, 16);
     if (c > 0 || (c == 0 && k->pa > k->pb))
+        return -1;
+    char back[KEYS_MAX];
+    int n = store_conn_key(k, back, sizeof(back));
+    if (n < 0 || (size_t)n != name_len || memcmp(back, name, name_len) != 0)
         return -1;
     return 0;
 }
