@@ -288,16 +288,16 @@ static void test_conn_key_parse(void **state)
         assert_true(store_conn_key(&k, back, sizeof(back)) > 0);
         assert_string_equal(back, good[i]); /* the name round-trips */
     }
-    const char *bad[] = {"fw:conn:",
-                         "fw:conn:tcp:",
-                         "fw:conn:sctp:1.2.3.4:1:1.2.3.5:2",
-                         "fw:conn:tcp:10.10.2.10:80:10.10.1.10:40000", /* not canonical */
-                         "fw:conn:tcp:10.10.1.10:40000:[fd00::1]:80",  /* mixed families */
-                         "fw:conn:tcp:10.10.1.10:99999:10.10.2.10:80",
-                         "fw:conn:tcp:10.10.1.300:1:10.10.2.10:80",
-                         "fw:node:x",
-                         "fw:conn:tcp:10.10.1.10:1:10.10.2.10:",
-                         "fw:conn:tcp:[fd00::1:1:[fd00::2]:2"};
+    const char *bad[] = {
+        "fw:conn:", "fw:conn:tcp:", "fw:conn:sctp:1.2.3.4:1:1.2.3.5:2",
+        "fw:conn:tcp:10.10.2.10:80:10.10.1.10:40000", /* not canonical */
+        "fw:conn:tcp:10.10.1.10:40000:[fd00::1]:80",  /* mixed families */
+        "fw:conn:tcp:10.10.1.10:99999:10.10.2.10:80", "fw:conn:tcp:10.10.1.300:1:10.10.2.10:80",
+        "fw:node:x", "fw:conn:tcp:10.10.1.10:1:10.10.2.10:", "fw:conn:tcp:[fd00::1:1:[fd00::2]:2",
+        /* found by fuzz_text: other spellings of a canonical key */
+        "fw:conn:udp:[fd00:10:0::10]:5353:[fd00:10:2::10]:53",
+        "fw:conn:udp:[fd00:1:01::10]:5353:[fd00:10:2::10]:53",
+        "fw:conn:tcp:10.10.1.10:040000:10.10.2.10:80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct flow_key k;
         if (store_conn_key_parse(bad[i], strlen(bad[i]), &k) != -1)
