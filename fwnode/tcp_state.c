@@ -15,7 +15,6 @@
 #define MAXACKWINCONST 66000u /* Linux: how far behind the peer's end an ack may lag at least */
 #define MAXWIN_LIMIT   (65535u << WSCALE_MAX) /* the largest window TCP can express */
 
-
 /* The flag combinations that may appear at all once PSH, ECE and CWR are masked off: Linux's
  * tcp_valid_flags table as a bitmap indexed by FIN|SYN|RST|ACK|URG (at most 0x37). */
 #define VF(f) (UINT64_C(1) << (f))
