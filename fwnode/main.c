@@ -2,10 +2,14 @@
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "capture.h"
@@ -397,6 +401,30 @@ static int store_setup(struct fwnode *w)
     return 0;
 }
 
+/* Gives up root for user once everything privileged is open: the capture handles (promiscuous),
+ * the raw sockets and the filters' sockets need no capability after they are open, so the worker
+ * keeps none (new filters on an open capture socket need none either). Returns 0 or -1 (logged). */
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        log_errorx("user %s: no such user", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+        log_warn("cannot run as %s", user);
+        return -1;
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        log_errorx("root could be regained after switching to %s", user);
+        return -1;
+    }
+    log_info("running as %s (uid %d) without capabilities", user, (int)pw->pw_uid);
+    return 0;
+}
+
 static int run_live(struct fwnode *w)
 {
     char err[512];
@@ -446,6 +474,8 @@ static int run_live(struct fwnode *w)
     ev_signal_start(w->loop, &w->sig_usr1);
     signal(SIGPIPE, SIG_IGN);
 
+    if (w->set.user[0] && drop_privileges(w->set.user) != 0)
+        return 1;
     log_info("%s: forwarding between %s and %s, %zu rules, table max %ld", w->set.node_id,
              w->set.side[0].iface, w->set.side[1].iface, classify_count(w->pl.cls),
              w->set.conn_max);

@@ -1,6 +1,7 @@
 /* pipeline.c: the per-frame path of the worker, from a captured frame to a forwarded packet. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline.h"
@@ -51,8 +52,13 @@ int pipeline_init(struct pipeline *pl, const struct fwnode_settings *set, struct
     pl->checksum = set->checksum;
     if (pipeline_set_rules(pl, &set->rules, err, errlen) != 0)
         return -1;
-    pl->ct = conntable_new((uint32_t)set->conn_max);
+    pl->rl = malloc(sizeof(*pl->rl));
+    if (pl->rl)
+        ratelimit_init(pl->rl, (uint32_t)set->rate_per_source, (uint32_t)set->rate_burst);
+    pl->ct = pl->rl ? conntable_new((uint32_t)set->conn_max) : NULL;
     if (!pl->ct) {
+        free(pl->rl);
+        pl->rl = NULL;
         snprintf(err, errlen, "out of memory for %ld connections", set->conn_max);
         classify_free(pl->cls);
         pl->cls = NULL;
@@ -63,6 +69,8 @@ int pipeline_init(struct pipeline *pl, const struct fwnode_settings *set, struct
 
 void pipeline_free(struct pipeline *pl)
 {
+    free(pl->rl);
+    pl->rl = NULL;
     classify_free(pl->cls);
     conntable_free(pl->ct);
     pl->cls = NULL;
@@ -179,6 +187,10 @@ static struct conn *conn_create(struct pipeline *pl, int side, const struct pkt 
     classify_match(pl->cls, &p->l4, side == SIDE_A ? RULE_SIDE_A : RULE_SIDE_B, icmp_type, &action);
     if (action != RULE_ALLOW) {
         drop(pl, DROP_RULE);
+        return NULL;
+    }
+    if (!ratelimit_take(pl->rl, p->l4.family, p->l4.src, ts)) {
+        drop(pl, DROP_RATE);
         return NULL;
     }
     if (p->l4.proto == PKT_IPPROTO_TCP) {

@@ -10,6 +10,7 @@
 #include "classify.h"
 #include "conntable.h"
 #include "forward.h"
+#include "ratelimit.h"
 #include "settings.h"
 #include "stats.h"
 #include "store.h"
@@ -26,6 +27,7 @@ struct pipeline {
     const uint8_t *owned;   /* not owned; owned[bucket]: processed here; NULL: every bucket */
     uint32_t nbuckets;      /* with owned: the bucket count */
     struct fw_stats stats;
+    struct ratelimit *rl;        /* owned; per-source limit on new connections */
     uint8_t vmac[2][6];          /* virtual gateway MAC per side */
     uint8_t own_mac[2][6];       /* source MAC of the replies per side */
     uint8_t vip[2][4];           /* virtual gateway IPv4 per side */

@@ -69,6 +69,7 @@ static const char *const drop_names[DROP_MAX_] = {
     [DROP_TO_GATEWAY] = "to_gateway",
     [DROP_EGRESS] = "egress",
     [DROP_NOT_OWNED] = "not_owned",
+    [DROP_RATE] = "rate",
 };
 
 const char *stats_drop_name(enum stat_drop d)

@@ -37,6 +37,7 @@ enum stat_drop {
     DROP_TO_GATEWAY,     /* addressed to the virtual gateway itself */
     DROP_EGRESS,         /* the send failed */
     DROP_NOT_OWNED,      /* its bucket belongs to another worker (the filter was being swapped) */
+    DROP_RATE,           /* a new connection over its source's rate limit */
     DROP_MAX_
 };
 

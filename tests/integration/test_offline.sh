@@ -57,6 +57,12 @@ FW_CONN_MAX=5 "$FWNODE" -c conf/fwnode.conf -r "$work/v4.pcap" >"$work/cf" 2>&1
 check "at the table maximum new connections are dropped and counted" \
     test "$(counter conns_new "$work/cf")" = 5 -a "$(counter drop_table_full "$work/cf")" -ge 15
 
+# A per-source limit of 5 new connections a second: the capture's 20 connections from one client
+# come within milliseconds, so 5 pass (the burst) and the rest are dropped and counted.
+FW_RATE_PER_SOURCE=5 "$FWNODE" -c conf/fwnode.conf -r "$work/v4.pcap" >"$work/cr" 2>&1
+check "a source over its rate limit opens no more connections" \
+    test "$(counter conns_new "$work/cr")" = 5 -a "$(counter drop_rate "$work/cr")" -ge 15
+
 # Not a capture file: a clear error, no crash.
 head -c 4096 /dev/urandom >"$work/junk.pcap"
 "$FWNODE" -c conf/fwnode.conf -r "$work/junk.pcap" >"$work/cj" 2>&1
