@@ -26,6 +26,7 @@ struct cluster {
     uint32_t owned;
     uint64_t config_version;
     bool draining;
+    bool healthy; /* the data interfaces are up: heartbeats are sent */
     ev_timer heartbeat;
     ev_timer poll;
 };
@@ -51,7 +52,7 @@ static void on_ignore(struct redis_ev *r, const struct redis_reply *rr, void *ar
 
 static void send_heartbeat(struct cluster *c)
 {
-    if (!c->cmd)
+    if (!c->cmd || !c->healthy)
         return;
     char val[256];
     snprintf(val, sizeof(val), "state=%s epoch=%llu owned=%u pid=%d",
@@ -201,6 +202,7 @@ struct cluster *cluster_new(struct ev_loop *loop, const char *node, struct redis
     c->hooks = *hooks;
     c->heartbeat_ms = heartbeat_ms;
     c->misses = misses;
+    c->healthy = true;
     ev_timer_init(&c->heartbeat, on_heartbeat, heartbeat_ms / 1000.0, heartbeat_ms / 1000.0);
     c->heartbeat.data = c;
     ev_timer_start(loop, &c->heartbeat);
@@ -246,6 +248,15 @@ void cluster_ack(struct cluster *c, uint64_t epoch, uint32_t owned)
     c->acked_epoch = epoch;
     c->owned = owned;
     send_heartbeat(c);
+}
+
+void cluster_set_healthy(struct cluster *c, bool healthy)
+{
+    if (healthy == c->healthy)
+        return;
+    c->healthy = healthy;
+    if (healthy)
+        send_heartbeat(c);
 }
 
 void cluster_drain(struct cluster *c)

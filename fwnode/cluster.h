@@ -50,6 +50,10 @@ void cluster_on_sub_state(struct redis_ev *r, bool up, const char *why, void *ar
 void cluster_ack(struct cluster *c, uint64_t epoch, uint32_t owned);
 /* Marks the worker as draining (it asks emgr to move its buckets away) and announces it. */
 void cluster_drain(struct cluster *c);
+/* Stops (healthy = false) or resumes heartbeats: a worker that cannot reach its data
+ * interfaces lets its registration expire, so that emgr hands its buckets to a backup. */
+void cluster_set_healthy(struct cluster *c, bool healthy);
+
 /* Heartbeat settings from the configuration. */
 void cluster_set_heartbeat(struct cluster *c, long heartbeat_ms, long misses);
 

@@ -40,6 +40,7 @@ struct fwnode {
     struct steering steer;   /* the buckets owned (cluster mode) */
     uint8_t new_owned[STEERING_MAX_BUCKETS];
     bool draining; /* SIGTERM in cluster mode: waiting for the buckets to move */
+    bool links_up; /* both data interfaces have a carrier */
     ev_timer drain_timer;
     struct ev_loop *loop;
     ev_io io[2];
@@ -105,6 +106,37 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
         store_flush(w->store); /* one WAIT for the whole batch: group commit */
 }
 
+/* Whether an interface is up with a carrier (its operstate says so). */
+static bool iface_up(const char *iface)
+{
+    char path[128], state[32] = "";
+    snprintf(path, sizeof(path), "/sys/class/net/%s/operstate", iface);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    if (!fgets(state, sizeof(state), f))
+        state[0] = '\0';
+    fclose(f);
+    return strncmp(state, "up", 2) == 0 || strncmp(state, "unknown", 7) == 0;
+}
+
+/* In a cluster, a worker whose data interfaces are down stops heartbeating, so that a backup
+ * takes its buckets; it registers again when they are back. */
+static void check_links(struct fwnode *w)
+{
+    bool up = iface_up(w->set.side[0].iface) && iface_up(w->set.side[1].iface);
+    if (up == w->links_up)
+        return;
+    w->links_up = up;
+    if (up)
+        log_info("data interfaces %s and %s up: heartbeats resume", w->set.side[0].iface,
+                 w->set.side[1].iface);
+    else
+        log_warnx("a data interface (%s, %s) is down: heartbeats stop, a backup takes over",
+                  w->set.side[0].iface, w->set.side[1].iface);
+    cluster_set_healthy(w->cluster, up);
+}
+
 /* The periodic timer: incremental expiry sweep and the stats file. */
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -115,6 +147,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     pipeline_expire(&w->pl, now, budget);
     if (w->store)
         store_tick(w->store, now);
+    if (w->cluster)
+        check_links(w);
     if (ev_now(loop) >= w->stats_due) {
         write_stats(w);
         if (w->store)
@@ -458,6 +492,7 @@ static int run_live(struct fwnode *w)
         return 1;
     if (w->cluster)
         pipeline_set_owned(&w->pl, w->steer.owned, w->steer.nbuckets);
+    w->links_up = true;
     if (apply_filters(w) != 0)
         return 1;
     for (int s = 0; s < 2; s++) {
