@@ -172,6 +172,27 @@ int capture_check_filter(const char *filter, char *err, size_t errlen)
     return rc == 0 ? 0 : -1;
 }
 
+int capture_filter_matches(const char *filter, const uint8_t *frame, uint32_t len, char *err,
+                           size_t errlen)
+{
+    pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+    struct bpf_program prog;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(err, errlen, "bad capture filter: %s", pcap_geterr(p));
+        pcap_close(p);
+        return -1;
+    }
+    struct pcap_pkthdr h = {.caplen = len, .len = len};
+    int rc = pcap_offline_filter(&prog, &h, frame) != 0;
+    pcap_freecode(&prog);
+    pcap_close(p);
+    return rc;
+}
+
 int capture_inject(struct capture *c, const void *frame, size_t len, char *err, size_t errlen)
 {
     if (pcap_inject(c->p, frame, len) < 0) {

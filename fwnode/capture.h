@@ -36,6 +36,11 @@ int capture_set_filter(struct capture *c, const char *filter, char *err, size_t 
 /* Compiles filter for Ethernet without a capture, to check it. Returns 0 or -1 with err set. */
 int capture_check_filter(const char *filter, char *err, size_t errlen);
 
+/* Runs filter over one frame as the kernel would. Returns 1 (passes), 0 (filtered out) or -1 with
+ * err set (the filter does not compile). */
+int capture_filter_matches(const char *filter, const uint8_t *frame, uint32_t len, char *err,
+                           size_t errlen);
+
 /* Sends a whole Ethernet frame out of the interface. Returns 0 or -1 with err set. */
 int capture_inject(struct capture *c, const void *frame, size_t len, char *err, size_t errlen);
 

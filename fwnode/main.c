@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -435,9 +437,11 @@ static int store_setup(struct fwnode *w)
     return 0;
 }
 
-/* Gives up root for user once everything privileged is open: the capture handles (promiscuous),
- * the raw sockets and the filters' sockets need no capability after they are open, so the worker
- * keeps none (new filters on an open capture socket need none either). Returns 0 or -1 (logged). */
+/* Gives up every privilege once everything privileged is open: the capture handles
+ * (promiscuous), the raw sockets and the filters' sockets need no capability after they are open
+ * (a new filter on an open capture socket needs none either). As root: becomes user. Already
+ * running as user (a container with file capabilities): clears the capabilities. Then sets
+ * no_new_privs. Returns 0 or -1 (logged). */
 static int drop_privileges(const char *user)
 {
     struct passwd *pw = getpwnam(user);
@@ -445,9 +449,21 @@ static int drop_privileges(const char *user)
         log_errorx("user %s: no such user", user);
         return -1;
     }
-    if (setgroups(0, NULL) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-        log_warn("cannot run as %s", user);
+    if (geteuid() == 0) {
+        if (setgroups(0, NULL) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+            setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+            log_warn("cannot run as %s", user);
+            return -1;
+        }
+    } else if (geteuid() != pw->pw_uid) {
+        log_errorx("running as uid %d, not as root or %s", (int)geteuid(), user);
+        return -1;
+    }
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    memset(none, 0, sizeof(none));
+    if (syscall(SYS_capset, &hdr, none) != 0) {
+        log_warn("cannot clear the capabilities");
         return -1;
     }
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);

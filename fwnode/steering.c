@@ -149,9 +149,11 @@ int steering_filter(const uint8_t *owned, uint32_t nbuckets, bool all, const cha
         {"ip and tcp", "ip[12:4] ^ ip[16:4] ^ tcp[0:2] ^ tcp[2:2]"},
         {"ip and udp", "ip[12:4] ^ ip[16:4] ^ udp[0:2] ^ udp[2:2]"},
         {"ip and not tcp and not udp", "ip[12:4] ^ ip[16:4]"},
-        {"ip6 and tcp", A6 " ^ tcp[0:2] ^ tcp[2:2]"},
-        {"ip6 and udp", A6 " ^ udp[0:2] ^ udp[2:2]"},
-        {"ip6 and not tcp and not udp", A6},
+        /* libpcap's tcp[] and udp[] read IPv4 only: for IPv6 the ports are read right after
+         * the fixed header, which is where they are when no extension header comes first */
+        {"ip6 and ip6[6] == 6", A6 " ^ ip6[40:2] ^ ip6[42:2]"},
+        {"ip6 and ip6[6] == 17", A6 " ^ ip6[40:2] ^ ip6[42:2]"},
+        {"ip6 and ip6[6] == 58", A6},
     };
 #undef A6
     size_t n = 0;
@@ -176,7 +178,11 @@ int steering_filter(const uint8_t *owned, uint32_t nbuckets, bool all, const cha
             return -1;
         n += (size_t)w;
     }
-    w = snprintf(buf + n, len - n, ")) or arp or (icmp6 and ip6[40] == 135)");
+    /* IPv6 behind extension headers: every worker takes it and its own hash decides (the
+     * pipeline drops what it does not own) */
+    w = snprintf(buf + n, len - n,
+                 " or (ip6 and ip6[6] != 6 and ip6[6] != 17 and ip6[6] != 58))) or arp or "
+                 "(icmp6 and ip6[40] == 135)");
     if (w < 0 || (size_t)w >= len - n)
         return -1;
     return (int)(n + (size_t)w);
