@@ -4,6 +4,8 @@
 #   make test       unit tests (plain and ASan+UBSan) and lab integration tests
 #   make demo       bring the namespace lab up, run traffic, print the counters
 #   make bench-fastpath   per-packet cost of the worker's fast path
+#   make base-image  debian:bookworm-slim for the Dockerfiles (debootstrap when not pullable)
+#   make images      the container images (docker/build); compose.yaml runs them
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -96,6 +98,13 @@ bench: all
 
 bench-full: all
 	bench/run --full
+
+base-image:
+	docker/engine
+	docker/base-image
+
+images: base-image
+	docker/build
 
 format:
 	clang-format -i common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch]

@@ -8,6 +8,7 @@ pkgs=(
     iproute2 ethtool iputils-ping procps psmisc tcpdump nftables
     nginx-light curl apache2-utils nmap socat iperf3 python3-scapy
     redis-server redis-tools redis-sentinel valgrind
+    docker.io docker-compose debootstrap
 )
 missing=()
 for p in "${pkgs[@]}"; do
