@@ -184,12 +184,14 @@ static void on_status(struct redis_ev *r, const struct redis_reply *rr, void *ar
         unsigned long nb = text ? buckets_of(text, id) : 0;
         bool draining = hb && strstr(hb, "state=draining");
         const char *role = !alive ? "failed" : draining ? "draining" : nb ? "active" : "backup";
-        char acked[32], age[32];
+        char acked[32], age[48], age_ms[32];
         field(hb, "epoch=", acked, sizeof(acked));
         if (alive && ttl_full > 0 && pttl >= 0)
-            snprintf(age, sizeof(age), "%lldms", (long long)ttl_full - pttl);
+            snprintf(age_ms, sizeof(age_ms), "%lld", (long long)ttl_full - pttl);
         else
-            snprintf(age, sizeof(age), "-");
+            snprintf(age_ms, sizeof(age_ms), "null");
+        snprintf(age, sizeof(age), "%s%s", strcmp(age_ms, "null") ? age_ms : "-",
+                 strcmp(age_ms, "null") ? "ms" : "");
         const char *conns = hget(st, "conns_active"), *pps = hget(st, "pps_in");
         const char *p50 = hget(st, "setup_p50_us"), *p99 = hget(st, "setup_p99_us");
         if (s->json)
@@ -197,9 +199,9 @@ static void on_status(struct redis_ev *r, const struct redis_reply *rr, void *ar
                     "%s{\"worker\":\"%s\",\"role\":\"%s\",\"buckets\":%lu,\"acked_epoch\":%s,"
                     "\"heartbeat_age_ms\":%s,\"conns\":%s,\"pps\":%s,\"setup_p50_us\":%s,"
                     "\"setup_p99_us\":%s}",
-                    i ? "," : "", id, role, nb, alive ? acked : "null",
-                    strcmp(age, "-") ? age : "null", conns ? conns : "null", pps ? pps : "null",
-                    p50 ? p50 : "null", p99 ? p99 : "null");
+                    i ? "," : "", id, role, nb, alive ? acked : "null", age_ms,
+                    conns ? conns : "null", pps ? pps : "null", p50 ? p50 : "null",
+                    p99 ? p99 : "null");
         else
             fprintf(o, "%-12s %-9s %7lu %6s %8s %8s %9s %9s %9s\n", id, role, nb, acked, age,
                     conns ? conns : "-", pps ? pps : "-", p50 ? p50 : "-", p99 ? p99 : "-");

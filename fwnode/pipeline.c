@@ -246,6 +246,8 @@ static enum tcp_verdict tcp_adopt(struct tcp_track *t, uint8_t st, int dir, cons
     }
     if (t->state != TCP_ST_SYN_SENT && st > t->state && !store_final(PKT_IPPROTO_TCP, st))
         t->state = st;
+    if (t->state != TCP_ST_SYN_SENT)
+        t->loose = TCP_LOOSE_ADOPTED; /* learned from any packet, maybe a stale one */
     return TCP_OK;
 }
 

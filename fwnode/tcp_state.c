@@ -146,7 +146,7 @@ static void start_loose(struct tcp_track *t, const struct tcp_seg *s)
         o->flags |= TCP_PEER_FIN;
         t->state = TCP_ST_FIN_WAIT;
     }
-    t->loose = 1;
+    t->loose = TCP_LOOSE_PICKUP;
     t->last_dir = TCP_DIR_ORIG;
     t->last_flags = s->flags;
 }
@@ -423,7 +423,7 @@ static ALWAYS_INLINE enum tcp_verdict established_advance(struct tcp_track *t, i
     uint32_t win = (uint32_t)s->win << eff_scale(t, dir);
 
     window_advance(&t->peer[dir], &t->peer[!dir], s, s->seq + s->len, win, false);
-    if (dir == TCP_DIR_REPLY)
+    if (dir == TCP_DIR_REPLY && t->loose == TCP_LOOSE_PICKUP)
         t->loose = 0;
     t->last_dir = (uint8_t)dir;
     t->last_flags = s->flags;
@@ -470,7 +470,7 @@ static NOINLINE enum tcp_verdict update_full(struct tcp_track *t, int dir, const
     if (v != TCP_OK)
         return v;
 
-    if (dir == TCP_DIR_REPLY)
+    if (dir == TCP_DIR_REPLY && n.loose == TCP_LOOSE_PICKUP)
         n.loose = 0;
     n.last_dir = (uint8_t)dir;
     n.last_flags = s->flags;

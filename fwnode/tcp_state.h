@@ -23,6 +23,14 @@ enum tcp_st {
     TCP_ST_MAX
 };
 
+/* tcp_track.loose: a mid-stream pickup tolerates window failures until the responder is heard
+ * (Linux's nf_conntrack_tcp_loose); a connection taken over from another worker tolerates them
+ * for its whole life (the windows it learns come from whatever packet arrives first, possibly a
+ * stale retransmission; conntrackd's injected entries are liberal the same way). RSTs are
+ * checked either way. */
+#define TCP_LOOSE_PICKUP  1
+#define TCP_LOOSE_ADOPTED 2
+
 /* Directions: the originator (who sent the first SYN) and the responder. */
 #define TCP_DIR_ORIG  0
 #define TCP_DIR_REPLY 1
@@ -58,7 +66,7 @@ struct tcp_track {
     uint8_t state;           /* enum tcp_st */
     uint8_t last_dir;        /* direction of the last accepted segment */
     uint8_t last_flags;      /* flags of the last accepted segment */
-    uint8_t loose;           /* created by mid-stream pickup: window learned, not checked yet */
+    uint8_t loose;           /* TCP_LOOSE_*: window failures of non-RST segments tolerated */
     struct tcp_peer peer[2]; /* [TCP_DIR_ORIG], [TCP_DIR_REPLY] */
 };
 
