@@ -2,7 +2,7 @@
 #   make            build the daemons into build/
 #   make deps       install every build and test package (Debian 12, idempotent)
 #   make test       unit tests (plain and ASan+UBSan) and lab integration tests
-#   make demo       bring the namespace lab up, run traffic, print the counters
+#   make demo       the lab's cluster under load, an active worker killed: failover report
 #   make bench-fastpath   per-packet cost of the worker's fast path
 #   make base-image  debian:bookworm-slim for the Dockerfiles (debootstrap when not pullable)
 #   make images      the container images (docker/build); compose.yaml runs them

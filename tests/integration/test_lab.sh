@@ -149,3 +149,37 @@ check "down after a crash leaves no process in the lab" none_alive $PIDS
 check_fails "no nginx of the lab is left" pgrep -f "$STATE/nginx/nginx.conf"
 check_fails "no Redis or Sentinel of the lab is left" pgrep -f "$STATE/redis/"
 check "down removed the secrets and the Redis files" test ! -e "$STATE/secrets" -a ! -e "$STATE/redis" -a ! -e "$STATE/bin"
+
+# ---- the cluster in the lab: up --backups B starts emgr and every worker with FW_CLUSTER=1 ----
+check_fails "up --nodes 2 --backups 2 is refused (no active worker)" q "$FWLAB" up --nodes 2 --backups 2
+check_fails "up --cluster --no-redis is refused (the cluster needs Redis)" q "$FWLAB" up --cluster --no-redis
+check "... and both made nothing" no_namespaces
+check "up --nodes 2 --backups 1 (emgr1; node1 active, node2 the backup)" q "$FWLAB" up --nodes 2 --backups 1
+st=$("$FWLAB" status 2>&1)
+check "status shows emgr1 alive" grep -Eq '^  emgr1: pid [0-9]+ alive' <<<"$st"
+check "status shows emgr status (node1 active with 1024 buckets, node2 backup)" \
+    bash -c 'grep -Eq "^  node1 +active +1024 " <<<"$1" && grep -Eq "^  node2 +backup +0 " <<<"$1"' _ "$st"
+es=$("$FWLAB" exec mgmt -- emgr status 2>&1)
+diag "$es"
+check "exec mgmt -- emgr status works (the lab's wrapper: Redis as admin)" grep -q '^map epoch [0-9]*, leader emgr1' <<<"$es"
+mp=$(rcli HGETALL fw:map | paste -sd' ')
+diag "HGETALL fw:map: $mp"
+check "fw:map has epoch, nbuckets 1024 and buckets node1=0-1023" \
+    bash -c '[[ $1 == *epoch\ [0-9]* && $1 == *nbuckets\ 1024* && $1 == *buckets\ node1=0-1023* ]]' _ "$mp"
+hb=$(rcli GET fw:node:node2)
+check "node2's heartbeat key: state=ready epoch=N owned=0 pid=P ($hb)" \
+    bash -c '[[ $1 =~ ^state=ready\ epoch=[0-9]+\ owned=0\ pid=[0-9]+$ ]]' _ "$hb"
+check "traffic flows through the cluster" curl_ok 5
+check "kill emgr1" q "$FWLAB" kill emgr1
+check "status shows emgr1 DEAD" bash -c '"$1" status | grep -Eq "^  emgr1: pid [0-9]+ DEAD"' _ "$FWLAB"
+check "traffic flows without a manager" curl_ok 5
+t0=$(now_s)
+check "start emgr1" q "$FWLAB" start emgr1
+leads_again() { log_first_after "$STATE/emgr1.log" "$t0" 'emgr1 leads the cluster' >/dev/null; }
+check "the new emgr1 leads (its log, within the old lease + a renewal period)" wait_until 3 leads_again
+check_fails "start emgr2 on a lab with one manager is refused" q "$FWLAB" start emgr2
+PIDS=$(lab_pids)
+check "down succeeds" q "$FWLAB" down
+check "down leaves no fwl-* namespace (emgr1's included)" no_namespaces
+check "down leaves none of the cluster's processes (workers, emgr)" none_alive $PIDS
+check "down removed the cluster's files" test ! -e "$STATE/emgr" -a ! -e "$STATE/cluster"
