@@ -11,19 +11,8 @@ ENVFILE=$TOP/tests/containers/test.env
 export COMPOSE_HTTP_TIMEOUT=${COMPOSE_HTTP_TIMEOUT:-300}
 P=$COMPOSE_PROJECT_NAME
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
+. "$TOP/tests/tap.sh"
 diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-check() {
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; return 1; fi
-}
-check_fails() {
-    local d=$1
-    shift
-    if "$@"; then notok "$d"; return 1; else ok "$d"; fi
-}
 # wait_until TIMEOUT_S CMD...: poll every 0.5 s until CMD succeeds (bounded)
 wait_until() {
     local t=$1 i

@@ -5,20 +5,7 @@ FWLAB=${FWLAB:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/lab/fwlab}
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=/usr/bin/python3 # Debian's python: python3-scapy is installed for it
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
-# check "description" command...: ok when the command succeeds (returns 1 after "not ok")
-check() {
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; return 1; fi
-}
-# check_fails "description" command...: ok when the command fails
-check_fails() {
-    local d=$1
-    shift
-    if "$@"; then notok "$d"; return 1; else ok "$d"; fi
-}
+. "$TOP/tests/tap.sh"
 
 # ---- lab helpers (shared by the test_*.sh scripts) ----
 # The tests run the worker built with ASan + UBSan unless FWLAB_FWNODE says otherwise.
