@@ -80,24 +80,30 @@ int steering_parse(const char *map, const char *node, uint32_t nbuckets, uint8_t
     return count;
 }
 
+/* Finds the next run of owned buckets at or after *b: its first (*b) and last (*e) bucket.
+ * Returns false when there is none. */
+static bool next_run(const uint8_t *owned, uint32_t nbuckets, uint32_t *b, uint32_t *e)
+{
+    while (*b < nbuckets && !owned[*b])
+        (*b)++;
+    if (*b >= nbuckets)
+        return false;
+    *e = *b;
+    while (*e + 1 < nbuckets && owned[*e + 1])
+        (*e)++;
+    return true;
+}
+
 int steering_ranges(const uint8_t *owned, uint32_t nbuckets, char *buf, size_t len)
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (uint32_t b = 0; b < nbuckets;) {
-        if (!owned[b]) {
-            b++;
-            continue;
-        }
-        uint32_t e = b;
-        while (e + 1 < nbuckets && owned[e + 1])
-            e++;
+    for (uint32_t b = 0, e; next_run(owned, nbuckets, &b, &e); b = e + 1) {
         int w = e == b ? snprintf(buf + n, len - n, "%s%u", n ? "," : "", b)
                        : snprintf(buf + n, len - n, "%s%u-%u", n ? "," : "", b, e);
         if (w < 0 || (size_t)w >= len - n)
             return -1;
         n += (size_t)w;
-        b = e + 1;
     }
     return (int)n;
 }
@@ -111,14 +117,7 @@ static int append_ranges(char *buf, size_t len, size_t *n, const char *h, const 
         return -1;
     *n += (size_t)w;
     bool first = true;
-    for (uint32_t b = 0; b < nbuckets;) {
-        if (!owned[b]) {
-            b++;
-            continue;
-        }
-        uint32_t e = b;
-        while (e + 1 < nbuckets && owned[e + 1])
-            e++;
+    for (uint32_t b = 0, e; next_run(owned, nbuckets, &b, &e); b = e + 1) {
         if (e == b)
             w = snprintf(buf + *n, len - *n, "%s((%s) & %u) == %u", first ? "" : " or ", h,
                          nbuckets - 1, b);
@@ -129,7 +128,6 @@ static int append_ranges(char *buf, size_t len, size_t *n, const char *h, const 
             return -1;
         *n += (size_t)w;
         first = false;
-        b = e + 1;
     }
     w = snprintf(buf + *n, len - *n, "%s)", first ? "len = 0" : ""); /* never true */
     if (w < 0 || (size_t)w >= len - *n)

@@ -14,3 +14,15 @@ check_fails() {
     shift
     if "$@"; then notok "$d"; return 1; else ok "$d"; fi
 }
+# diag LINE...: diagnostics, as "# ..." lines
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+# wait_until TIMEOUT_S CMD...: poll (every 0.1 s) until CMD succeeds; bounded
+wait_until() {
+    local t=$1 i
+    shift
+    for ((i = 0; i < t * 10; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}

@@ -12,17 +12,6 @@ export COMPOSE_HTTP_TIMEOUT=${COMPOSE_HTTP_TIMEOUT:-300}
 P=$COMPOSE_PROJECT_NAME
 
 . "$TOP/tests/tap.sh"
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-# wait_until TIMEOUT_S CMD...: poll every 0.5 s until CMD succeeds (bounded)
-wait_until() {
-    local t=$1 i
-    shift
-    for ((i = 0; i < t * 2; i++)); do
-        "$@" && return 0
-        sleep 0.5
-    done
-    "$@"
-}
 
 compose() { (cd "$TOP" && docker/compose --env-file "$ENVFILE" "$@"); }
 # cid SERVICE: the container id (running or not)

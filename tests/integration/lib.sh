@@ -18,7 +18,6 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 VMAC_A=02:f0:00:00:00:0a
 VMAC_B=02:f0:00:00:00:0b
 
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 inc() { ip netns exec fwl-client "$@"; }   # run in the client namespace
 ins() { ip netns exec fwl-server "$@"; }   # run in the server namespace
 
@@ -46,16 +45,6 @@ lab_cleanup() {
     exit $rc
 }
 
-# wait_until TIMEOUT_S CMD...: poll (every 0.1 s) until CMD succeeds; bounded
-wait_until() {
-    local t=$1 i
-    shift
-    for ((i = 0; i < t * 10; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    "$@"
-}
 
 # pid_alive PID: running and not a zombie
 pid_alive() {
