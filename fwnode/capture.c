@@ -1,4 +1,5 @@
 /* capture.c: libpcap live capture, capture files and injection behind one small interface. */
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -73,6 +74,12 @@ struct capture *capture_open_live(const char *iface, const char *filter, char *e
         snprintf(err, errlen, "%s: cannot capture inbound only: %s", iface, pcap_geterr(c->p));
         goto fail;
     }
+#ifdef PACKET_IGNORE_OUTGOING
+    /* The worker's own egress is not even copied into the ring (best effort: libpcap drops
+     * outgoing frames itself where the kernel cannot). */
+    int one = 1;
+    setsockopt(pcap_fileno(c->p), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+#endif
     if (pcap_setnonblock(c->p, 1, ebuf) != 0) {
         snprintf(err, errlen, "%s: %s", iface, ebuf);
         goto fail;

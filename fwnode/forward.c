@@ -12,6 +12,21 @@
 
 #include "forward.h"
 
+/* Live egress is batched: packets are copied into a queue per side and family and leave in one
+ * sendmmsg per queue when it fills or when the caller flushes (once per batch of captured frames
+ * and before the event loop blocks). Larger packets than a slot leave at once, after the queue. */
+#define TXQ_LEN  64
+#define TXQ_SLOT 2048
+
+struct txq {
+    int fd;
+    unsigned n;
+    struct mmsghdr mm[TXQ_LEN];
+    struct iovec iov[TXQ_LEN];
+    struct sockaddr_storage to[TXQ_LEN];
+    uint8_t slot[TXQ_LEN][TXQ_SLOT];
+};
+
 struct forward_ops {
     int (*send_ip)(struct forward *f, int out, const struct pkt *p, const uint8_t *hdr,
                    size_t hdrlen, uint64_t ts_ns, char *err, size_t errlen);
@@ -23,43 +38,78 @@ struct forward {
     const struct forward_ops *ops;
     int fd4[2], fd6[2];        /* live: raw sockets per side */
     struct capture *cap[2];    /* live: for frames */
+    struct txq *txq[2][2];     /* live: [side][0: IPv4, 1: IPv6] */
+    unsigned failed;           /* live: queued packets whose send failed, since the last flush */
+    char txerr[128];           /* live: the last such failure */
     struct capture_dump *dump; /* file: output, may be NULL */
     uint8_t buf[65536 + 64];   /* file: a frame being assembled */
 };
 
 /* ---- live ---- */
 
+/* Fills *ss with p's destination; returns its length. */
+static socklen_t dest_of(const struct pkt *p, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (p->l4.family == 4) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, p->l4.dst, 4);
+        return sizeof(*sin);
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    sin6->sin6_family = AF_INET6;
+    memcpy(&sin6->sin6_addr, p->l4.dst, 16);
+    return sizeof(*sin6);
+}
+
+/* Sends what q holds; a message the kernel refuses is counted as failed and skipped. */
+static void txq_flush(struct forward *f, struct txq *q)
+{
+    unsigned off = 0;
+    while (off < q->n) {
+        int k = sendmmsg(q->fd, q->mm + off, q->n - off, MSG_DONTWAIT);
+        if (k > 0) {
+            off += (unsigned)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        snprintf(f->txerr, sizeof(f->txerr), "send: %s", k < 0 ? strerror(errno) : "nothing sent");
+        f->failed++;
+        off++;
+    }
+    q->n = 0;
+}
+
 static int live_send_ip(struct forward *f, int out, const struct pkt *p, const uint8_t *hdr,
                         size_t hdrlen, uint64_t ts_ns, char *err, size_t errlen)
 {
     (void)ts_ns;
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    int fd;
-    memset(&ss, 0, sizeof(ss));
-    if (p->l4.family == 4) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        sin->sin_family = AF_INET;
-        memcpy(&sin->sin_addr, p->l4.dst, 4);
-        sl = sizeof(*sin);
-        fd = f->fd4[out];
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        sin6->sin6_family = AF_INET6;
-        memcpy(&sin6->sin6_addr, p->l4.dst, 16);
-        sl = sizeof(*sin6);
-        fd = f->fd6[out];
+    struct txq *q = f->txq[out][p->l4.family == 4 ? 0 : 1];
+    const uint8_t *rest = p->frame + p->l3_off + hdrlen;
+    size_t restlen = p->l3_len - hdrlen;
+    if (p->l3_len > TXQ_SLOT) { /* a jumbo frame: after what is queued, on its own */
+        txq_flush(f, q);
+        struct sockaddr_storage ss;
+        struct iovec iov[2] = {{(void *)(uintptr_t)hdr, hdrlen},
+                               {(void *)(uintptr_t)rest, restlen}};
+        struct msghdr mh = {
+            .msg_name = &ss, .msg_namelen = dest_of(p, &ss), .msg_iov = iov, .msg_iovlen = 2};
+        if (sendmsg(q->fd, &mh, MSG_DONTWAIT) < 0) {
+            int e = errno;
+            snprintf(err, errlen, "send: %s", strerror(e));
+            return -1;
+        }
+        return 0;
     }
-    struct iovec iov[2] = {
-        {(void *)(uintptr_t)hdr, hdrlen},
-        {(void *)(uintptr_t)(p->frame + p->l3_off + hdrlen), p->l3_len - hdrlen},
-    };
-    struct msghdr mh = {.msg_name = &ss, .msg_namelen = sl, .msg_iov = iov, .msg_iovlen = 2};
-    if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
-        int e = errno;
-        snprintf(err, errlen, "send: %s", strerror(e));
-        return -1;
-    }
+    unsigned i = q->n++;
+    memcpy(q->slot[i], hdr, hdrlen);
+    memcpy(q->slot[i] + hdrlen, rest, restlen);
+    q->iov[i].iov_len = p->l3_len;
+    q->mm[i].msg_hdr.msg_namelen = dest_of(p, &q->to[i]);
+    if (q->n == TXQ_LEN)
+        txq_flush(f, q);
     return 0;
 }
 
@@ -117,6 +167,21 @@ struct forward *forward_live_new(const char *const iface[2], struct capture *con
             (f->fd6[s] = open_raw(AF_INET6, iface[s], err, errlen)) < 0) {
             forward_free(f);
             return NULL;
+        }
+        for (int fam = 0; fam < 2; fam++) {
+            struct txq *q = f->txq[s][fam] = calloc(1, sizeof(*q));
+            if (!q) {
+                snprintf(err, errlen, "out of memory");
+                forward_free(f);
+                return NULL;
+            }
+            q->fd = fam == 0 ? f->fd4[s] : f->fd6[s];
+            for (unsigned i = 0; i < TXQ_LEN; i++) {
+                q->iov[i].iov_base = q->slot[i];
+                q->mm[i].msg_hdr.msg_iov = &q->iov[i];
+                q->mm[i].msg_hdr.msg_iovlen = 1;
+                q->mm[i].msg_hdr.msg_name = &q->to[i];
+            }
         }
     }
     return f;
@@ -176,6 +241,8 @@ void forward_free(struct forward *f)
     if (!f)
         return;
     for (int s = 0; s < 2; s++) {
+        free(f->txq[s][0]);
+        free(f->txq[s][1]);
         if (f->fd4[s] >= 0)
             close(f->fd4[s]);
         if (f->fd6[s] >= 0)
@@ -188,6 +255,19 @@ int forward_ip(struct forward *f, int out, const struct pkt *p, const uint8_t *h
                uint64_t ts_ns, char *err, size_t errlen)
 {
     return f->ops->send_ip(f, out, p, hdr, hdrlen, ts_ns, err, errlen);
+}
+
+unsigned forward_flush(struct forward *f, char *err, size_t errlen)
+{
+    for (int s = 0; s < 2; s++)
+        for (int fam = 0; fam < 2; fam++)
+            if (f->txq[s][fam] && f->txq[s][fam]->n)
+                txq_flush(f, f->txq[s][fam]);
+    unsigned failed = f->failed;
+    if (failed)
+        snprintf(err, errlen, "%s", f->txerr);
+    f->failed = 0;
+    return failed;
 }
 
 int forward_frame(struct forward *f, int side, const uint8_t *frame, size_t len, uint64_t ts_ns,

@@ -26,9 +26,14 @@ struct forward *forward_file_new(struct capture_dump *dump, char *err, size_t er
 void forward_free(struct forward *f);
 
 /* Sends the IP packet of p out of side out. hdr (hdrlen bytes) replaces the start of the IP header
- * (the caller decremented the TTL there). Returns 0, or -1 with err set. */
+ * (the caller decremented the TTL there). Live egress queues the packet (a copy): it leaves when
+ * its queue fills or at the next forward_flush. Returns 0, or -1 with err set. */
 int forward_ip(struct forward *f, int out, const struct pkt *p, const uint8_t *hdr, size_t hdrlen,
                uint64_t ts_ns, char *err, size_t errlen);
+
+/* Sends every queued packet. Returns how many of the packets queued since the last flush the
+ * kernel refused (err: the last reason), so the caller can count them as dropped. */
+unsigned forward_flush(struct forward *f, char *err, size_t errlen);
 
 /* Sends a whole Ethernet frame out of side. Returns 0, or -1 with err set. */
 int forward_frame(struct forward *f, int side, const uint8_t *frame, size_t len, uint64_t ts_ns,

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,8 @@ struct fwnode {
     struct ev_loop *loop;
     ev_io io[2];
     ev_timer tick;
+    ev_prepare flush;     /* before the loop blocks: queued egress leaves */
+    double egress_warned; /* ev_now of the last egress error logged */
     ev_signal sig_int, sig_term, sig_usr1;
     double stats_due; /* ev_now of the next stats write */
 };
@@ -93,6 +96,23 @@ static void on_frame(void *arg, const uint8_t *data, uint32_t caplen, uint64_t t
     pipeline_frame(&fc->w->pl, fc->side, data, caplen, ts_ns);
 }
 
+/* Sends the queued egress; refused packets are counted by the pipeline and logged at most once a
+ * second. */
+static void flush_egress(struct fwnode *w)
+{
+    unsigned failed = pipeline_flush(&w->pl);
+    if (failed && ev_now(w->loop) - w->egress_warned >= 1.0) {
+        w->egress_warned = ev_now(w->loop);
+        log_warnx("egress: %u packets not sent: %s", failed, w->pl.err);
+    }
+}
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *pr, int revents)
+{
+    (void)pr, (void)revents;
+    flush_egress(ev_userdata(loop));
+}
+
 /* A capture descriptor is readable: run a batch of frames through the pipeline. */
 static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -104,6 +124,7 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
         log_errorx("side %c: %s", 'a' + fc.side, err);
         ev_break(loop, EVBREAK_ALL);
     }
+    flush_egress(w);
     if (w->store)
         store_flush(w->store); /* one WAIT for the whole batch: group commit */
 }
@@ -517,6 +538,8 @@ static int run_live(struct fwnode *w)
     }
     ev_timer_init(&w->tick, on_tick, TICK_S, TICK_S);
     ev_timer_start(w->loop, &w->tick);
+    ev_prepare_init(&w->flush, on_prepare);
+    ev_prepare_start(w->loop, &w->flush);
     ev_signal_init(&w->sig_int, on_stop, SIGINT);
     ev_signal_init(&w->sig_term, on_stop, SIGTERM);
     ev_signal_init(&w->sig_usr1, on_usr1, SIGUSR1);
@@ -525,6 +548,14 @@ static int run_live(struct fwnode *w)
     ev_signal_start(w->loop, &w->sig_usr1);
     signal(SIGPIPE, SIG_IGN);
 
+    if (w->set.rt_priority > 0) {
+        struct sched_param sp = {.sched_priority = (int)w->set.rt_priority};
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {
+            log_msg(LOG_LVL_ERROR, true, "realtime_priority %ld: cannot use SCHED_FIFO",
+                    w->set.rt_priority);
+            return 1;
+        }
+    }
     if (w->set.user[0] && drop_privileges(w->set.user) != 0)
         return 1;
     log_info("%s: forwarding between %s and %s, %zu rules, table max %ld", w->set.node_id,
@@ -532,6 +563,7 @@ static int run_live(struct fwnode *w)
              w->set.conn_max);
     write_stats(w);
     ev_run(w->loop, 0);
+    flush_egress(w);
     write_stats(w);
     return 0;
 }

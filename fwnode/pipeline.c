@@ -327,6 +327,17 @@ static void forward_packet(struct pipeline *pl, int out, const struct pkt *p, ui
     pl->stats.pkts_fwd++;
 }
 
+unsigned pipeline_flush(struct pipeline *pl)
+{
+    unsigned failed = forward_flush(pl->fwd, pl->err, sizeof(pl->err));
+    if (failed) { /* counted as forwarded when queued */
+        pl->stats.pkts_fwd -= failed < pl->stats.pkts_fwd ? failed : pl->stats.pkts_fwd;
+        pl->stats.drop[DROP_EGRESS] += failed;
+        pl->stats.pkts_drop += failed;
+    }
+    return failed;
+}
+
 /* The per-frame path. looked_up: the store was already asked about this frame's flow. */
 static void frame_run(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
                       uint64_t ts, bool looked_up)

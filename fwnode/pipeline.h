@@ -51,6 +51,10 @@ int pipeline_set_rules(struct pipeline *pl, const struct ruleset *rules, char *e
 void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
                     uint64_t ts_ns);
 
+/* Sends the packets egress has queued. Returns how many the kernel refused (counted as egress
+ * drops; pl->err says why). */
+unsigned pipeline_flush(struct pipeline *pl);
+
 /* Attaches the shared store (NULL: none) and returns the hooks it calls back into. */
 struct store_hooks pipeline_store_hooks(struct pipeline *pl);
 void pipeline_set_store(struct pipeline *pl, struct store *st);

@@ -102,6 +102,10 @@ const struct cfg_option fwnode_options[] = {
      10000000, NULL, NULL, "burst of new connections per source (0: the rate)"},
     {"user", "FW_USER", "user", CFG_STRING, "", OFF(user), 0, 0, NULL, NULL,
      "drop root for this user once captures and sockets are open (\"\": stay)"},
+    {"realtime_priority", "FW_RT_PRIORITY", "realtime_priority", CFG_INT, "0", OFF(rt_priority), 0,
+     99, NULL, NULL,
+     "SCHED_FIFO priority (1-99): packets are handled as soon as they arrive, ahead of the "
+     "host's other processes (0: normal scheduling)"},
     SECS("timeout_syn_sent", "FW_TIMEOUT_SYN_SENT", "conntrack.timeouts.syn_sent", "120",
          to_syn_sent, "seconds"),
     SECS("timeout_syn_recv", "FW_TIMEOUT_SYN_RECV", "conntrack.timeouts.syn_recv", "60",
