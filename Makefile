@@ -4,6 +4,7 @@
 #   make test       unit tests (plain and ASan+UBSan) and lab integration tests
 #   make demo       the lab's cluster under load, an active worker killed: failover report
 #   make bench-fastpath   per-packet cost of the worker's fast path
+#   make bench-conntrackd the conntrackd active/backup pair's failover under load (peer baseline)
 #   make base-image  debian:bookworm-slim for the Dockerfiles (debootstrap when not pullable)
 #   make images      the container images (docker/build); compose.yaml runs them
 
@@ -29,7 +30,7 @@ LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(B)/san/%.o)
 TESTS        := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
 
-.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full clean format check-format
+.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd clean format check-format
 
 all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san $(B)/storertt
 
@@ -98,6 +99,10 @@ bench: all
 
 bench-full: all
 	bench/run --full
+
+# The conntrackd peer baseline (quick: 3 takeovers); BENCH_FLAGS=--full for 10.
+bench-conntrackd: $(B)/fwnode
+	bench/conntrackd $(or $(BENCH_FLAGS),--quick)
 
 base-image:
 	docker/engine

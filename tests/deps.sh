@@ -8,6 +8,7 @@ pkgs=(
     iproute2 ethtool iputils-ping procps psmisc tcpdump nftables
     nginx-light curl apache2-utils nmap socat iperf3 python3-scapy
     redis-server redis-tools redis-sentinel valgrind
+    conntrackd conntrack iputils-arping
     docker.io docker-compose debootstrap
 )
 missing=()
@@ -22,7 +23,7 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# The lab runs its own nginx and redis instances; the packaged services stay off.
-for s in nginx redis-server redis-sentinel; do
+# The lab runs its own nginx, redis and conntrackd instances; the packaged services stay off.
+for s in nginx redis-server redis-sentinel conntrackd; do
     systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
 done
