@@ -26,10 +26,11 @@ struct manager {
     manager_reload_fn reload;
     void *reload_arg;
     bool leader;
-    bool lease_pending; /* a lease command is in flight */
-    bool reconciling;   /* a membership read is in flight */
-    bool again;         /* an event came during it: reconcile once more */
-    bool map_loaded;    /* the map in Redis was read after becoming leader */
+    bool lease_pending;  /* a lease command is in flight */
+    bool reconciling;    /* a membership read is in flight */
+    bool again;          /* an event came during it: reconcile once more */
+    bool map_loaded;     /* the map in Redis was read after becoming leader */
+    bool notify_refused; /* CONFIG SET notify-keyspace-events was refused (said once) */
     struct assign_member members[ASSIGN_MAX_MEMBERS];
     size_t nmembers;
     struct assign_map map, next;
@@ -443,6 +444,21 @@ static void on_event(struct redis_ev *r, const struct redis_reply *rr, void *arg
     }
 }
 
+/* A least-privilege ACL user (redis/users.acl.in: emgr) may not run CONFIG SET: then the
+ * server's own notify-keyspace-events applies (redis.conf sets it), and the periodic
+ * reconciliation finds what missed events would have told. Said once, not on every reconnect. */
+static void on_notify_set(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct manager *m = arg;
+    if (redis_reply_type(rr) != RR_ERROR || m->notify_refused)
+        return;
+    m->notify_refused = true;
+    log_info("redis: CONFIG SET notify-keyspace-events refused (%s): relying on the server's "
+             "setting and on reconciliation every %ld ms",
+             redis_reply_str(rr, NULL), m->o->reconcile_ms);
+}
+
 static void on_cmd_state(struct redis_ev *r, bool up, const char *why, void *arg)
 {
     (void)r;
@@ -450,7 +466,7 @@ static void on_cmd_state(struct redis_ev *r, bool up, const char *why, void *arg
     if (up) {
         log_info("redis: %s", why);
         /* the manager relies on keyspace events of expirations and sets */
-        redis_ev_cmd(m->cmd, on_ignore, "CONFIG SET", "CONFIG SET notify-keyspace-events KEA");
+        redis_ev_cmd(m->cmd, on_notify_set, m, "CONFIG SET notify-keyspace-events KEA");
         on_lease_timer(m->loop, &m->lease_timer, 0);
     } else {
         log_warnx("redis: %s", why);

@@ -338,6 +338,16 @@ unsigned pipeline_flush(struct pipeline *pl)
     return failed;
 }
 
+enum pipeline_miss pipeline_on_miss(uint8_t proto, uint8_t tcp_flags, bool have_store,
+                                    bool looked_up, size_t count, uint32_t max)
+{
+    if (proto == PKT_IPPROTO_TCP && (tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+        return MISS_CREATE;
+    if (!have_store || looked_up)
+        return MISS_CREATE;
+    return count >= max ? MISS_FULL : MISS_LOOKUP;
+}
+
 /* The per-frame path. looked_up: the store was already asked about this frame's flow. */
 static void frame_run(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
                       uint64_t ts, bool looked_up)
@@ -402,12 +412,19 @@ static void frame_run(struct pipeline *pl, int side, const uint8_t *frame, uint3
     }
     if (!c) {
         /* A flow this worker does not know may be one it just took over: its state is read from
-         * the store first. A plain SYN starts a connection whatever is stored, so it skips the
-         * read. */
-        if (pl->store && !looked_up &&
-            !(p.l4.proto == PKT_IPPROTO_TCP && (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) &&
-            store_lookup(pl->store, &k, h, side, frame, len, ts))
+         * the store first (pipeline_on_miss says when not). */
+        switch (pipeline_on_miss(p.l4.proto, p.tcp_flags, pl->store != NULL, looked_up,
+                                 conntable_count(pl->ct), conntable_max(pl->ct))) {
+        case MISS_FULL:
+            drop(pl, DROP_TABLE_FULL);
             return;
+        case MISS_LOOKUP:
+            if (store_lookup(pl->store, &k, h, side, frame, len, ts))
+                return;
+            break;
+        case MISS_CREATE:
+            break;
+        }
         if (!(c = conn_create(pl, side, &p, &k, h, src_is_a, ts)))
             return;
     } else {

@@ -55,6 +55,20 @@ void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_
  * drops; pl->err says why). */
 unsigned pipeline_flush(struct pipeline *pl);
 
+/* What the per-frame path does with a packet of a flow the table does not hold. */
+enum pipeline_miss {
+    MISS_CREATE = 0, /* a new connection (rules, rate limit, table room decide) */
+    MISS_LOOKUP,     /* hold the packet while the store is asked: it may be a taken-over flow */
+    MISS_FULL,       /* drop it: the table is full, so the flow could be neither adopted nor made */
+};
+
+/* Decides the fate of a miss: a plain SYN starts a connection whatever is stored; any other
+ * packet is looked up when there is a store and it was not asked yet, unless the table is at its
+ * maximum (count >= max): then the read is skipped, so that a flood of spoofed datagrams does not
+ * turn into a flood of reads and held packets. Pure. */
+enum pipeline_miss pipeline_on_miss(uint8_t proto, uint8_t tcp_flags, bool have_store,
+                                    bool looked_up, size_t count, uint32_t max);
+
 /* Attaches the shared store (NULL: none) and returns the hooks it calls back into. */
 struct store_hooks pipeline_store_hooks(struct pipeline *pl);
 void pipeline_set_store(struct pipeline *pl, struct store *st);

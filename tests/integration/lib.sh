@@ -388,3 +388,58 @@ ab_diag() {
     diag "$1: ab exit $(cat "$STATE/$1.abrc" 2>/dev/null || echo none):" \
         "$(grep -E '^(Complete requests|Failed requests|Non-2xx|Requests per second)|apr_|Length:|Exceptions:|Connect:|Receive:' "$STATE/$1.ab" | sed 's/  */ /g')"
 }
+
+# ---- nmap (test_nmap, test_nmap_cluster) ----
+# fast and bounded: no DNS, no ping, one retry, short RTT timeouts, a minimum rate
+NMAP_OPTS=(-n -Pn --max-retries 1 -T4 --initial-rtt-timeout 100ms --max-rtt-timeout 400ms
+    --min-rate 1000 --host-timeout 60s)
+
+# nmap_scan DESC NS TOTAL OPEN OTHER_RE NMAP_ARGS...: run nmap -oG in NS and check that the open
+# ports are exactly OPEN (comma list, "" for none), every other port's state matches OTHER_RE
+# (an anchored ERE), and the scan accounted for TOTAL ports.
+nmap_scan() {
+    local desc=$1 ns=$2 total=$3 open=$4 re=$5
+    shift 5
+    local out line res
+    out=$(timeout 90 ip netns exec "$ns" nmap "${NMAP_OPTS[@]}" -oG - "$@" 2>&1)
+    line=$(printf '%s\n' "$out" | grep -m1 'Ports:' || true)
+    res=$(printf '%s\n' "$line" | RE="^($re)\$" awk -v total="$total" -v open="$open" '
+        BEGIN { n = 0; bad = ""; got = ""; re = ENVIRON["RE"] }
+        {
+            nf = split($0, f, "\t")
+            for (i = 1; i <= nf; i++) {
+                if (f[i] ~ /^Ports: /) {
+                    s = substr(f[i], 8)
+                    np = split(s, p, ", ")
+                    for (j = 1; j <= np; j++) {
+                        if (p[j] == "") continue
+                        split(p[j], q, "/")
+                        n++
+                        if (q[2] == "open") got = got (got == "" ? "" : ",") q[1]
+                        else if (q[2] !~ re) bad = bad " " q[1] "/" q[2]
+                    }
+                } else if (f[i] ~ /^Ignored State: /) {
+                    st = f[i]; sub(/^Ignored State: /, "", st)
+                    cnt = st; sub(/^.*\(/, "", cnt); sub(/\).*$/, "", cnt)
+                    sub(/ \(.*$/, "", st)
+                    n += cnt
+                    if (st !~ re) bad = bad " " cnt "x" st
+                }
+            }
+        }
+        END {
+            err = ""
+            if (n != total) err = err " ports accounted " n " != " total ";"
+            if (got != open) err = err " open [" got "] != [" open "];"
+            if (bad != "") err = err " unexpected states:" bad ";"
+            print (err == "" ? "OK" : err)
+        }')
+    diag "$(printf '%s\n' "$out" | sed -n 's/^# Nmap done at .*scanned in \([0-9.]*\) seconds.*/nmap: \1 s/p')"
+    if [ "$res" = OK ]; then
+        ok "$desc"
+    else
+        notok "$desc"
+        diag "nmap $*:$res"
+        printf '%s\n' "$out" | grep -v '^# Nmap' | sed 's/^/#   /'
+    fi
+}

@@ -9,11 +9,19 @@
 #     expires: the keyspace event reaches nobody); then emgr1 is started again: it notices all the
 #     same (its membership scan), and the dead worker's buckets move to the backup; traffic in those
 #     buckets flows again.
+#   least privilege: the managers log in as the ACL user emgr (redis/users.acl.in), not admin;
+#     test_acl.sh checks what that user may and may not do.
 set -u
 . "$(dirname "$0")/lib.sh"
 
 lab_start --nodes 3 --backups 1 --managers 2 --level full --strategy sync --access transaction
 check "emgr1 leads (GET fw:emgr:leader)" test "$(leader)" = emgr1
+# the managers' connections (emgr-emgr1, emgr-emgr1-events, emgr-emgr2, ...) use the ACL user emgr, not admin
+emgr_clients() { rcli CLIENT LIST | grep -E ' name=emgr-emgr[0-9]+(-events)? '; }
+as_emgr() { [ "$(emgr_clients | grep -c ' user=emgr ')" -ge 4 ] && ! emgr_clients | grep -qv ' user=emgr '; }
+if ! check "both managers log in to Redis as the ACL user emgr" wait_until 5 as_emgr; then
+    diag "$(rcli CLIENT LIST | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^(name|user|addr)=/) printf "%s ", $i; print ""}')"
+fi
 check "emgr2 runs (standing by)" pid_alive "$(cat "$STATE/pids/emgr2.pid" 2>/dev/null)"
 check "two actives, node3 the backup" test "$(actives) $(role_of node3)" = "node1 node2 backup"
 lease=$(sed -n 's/^[[:space:]]*lease_ms[[:space:]]*=[[:space:]]*\([0-9]*\);.*/\1/p' "$STATE/emgr/cluster.conf")

@@ -70,7 +70,7 @@ check "exec mgmt -- redis-cli -p 26379 -h <sentinel> talks to a Sentinel" \
 check "the default user is off: without a login the master answers NOAUTH" \
     bash -c 'ip netns exec fwl-mgmt /usr/bin/redis-cli -h 10.10.0.200 PING 2>&1 | grep -q NOAUTH'
 check "secrets: directory mode 700, password files mode 600" \
-    bash -c '[ "$(stat -c %a "$1/secrets")" = 700 ] && [ "$(stat -c %a "$1"/secrets/*.pass | sort -u)" = 600 ] && [ "$(ls "$1"/secrets/*.pass | wc -l)" = 4 ]' _ "$STATE"
+    bash -c '[ "$(stat -c %a "$1/secrets")" = 700 ] && [ "$(stat -c %a "$1"/secrets/*.pass | sort -u)" = 600 ] && [ "$(ls "$1"/secrets/*.pass | wc -l)" = 5 ]' _ "$STATE"
 as_fwnode() { rcli CLIENT LIST | grep " name=fwnode-node1 " | grep -q " user=fwnode "; }
 check "the worker is logged in as user fwnode" as_fwnode
 stats_hash() { [ "$(rcli EXISTS fw:stats:node1)" = 1 ]; }

@@ -74,6 +74,15 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same with a table of 64 connections. */
+static int setup_small(void **state)
+{
+    setenv("FW_CONN_MAX", "64", 1);
+    int rc = setup(state);
+    unsetenv("FW_CONN_MAX");
+    return rc;
+}
+
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
@@ -165,6 +174,44 @@ static void test_unowned_buckets_dropped(void **state)
     pipeline_set_owned(&fx->pl, NULL, 0);
 }
 
+/* A miss is read from the store unless it is a plain SYN, there is no store, it was read
+ * already, or the table is full (then no read: a flood of spoofed datagrams must not become a
+ * flood of Redis reads). */
+static void test_miss_lookup_or_not(void **state)
+{
+    (void)state;
+    const uint8_t T = PKT_IPPROTO_TCP, U = PKT_IPPROTO_UDP, I = PKT_IPPROTO_ICMP;
+    assert_int_equal(pipeline_on_miss(T, TCPF_SYN, true, false, 0, 10), MISS_CREATE);
+    assert_int_equal(pipeline_on_miss(T, TCPF_SYN, true, false, 10, 10), MISS_CREATE);
+    assert_int_equal(pipeline_on_miss(T, TCPF_SYN | TCPF_ACK, true, false, 0, 10), MISS_LOOKUP);
+    assert_int_equal(pipeline_on_miss(T, TCPF_ACK, true, false, 9, 10), MISS_LOOKUP);
+    assert_int_equal(pipeline_on_miss(U, 0, true, false, 9, 10), MISS_LOOKUP);
+    assert_int_equal(pipeline_on_miss(I, 0, true, false, 0, 10), MISS_LOOKUP);
+    /* the table is full: no read */
+    assert_int_equal(pipeline_on_miss(U, 0, true, false, 10, 10), MISS_FULL);
+    assert_int_equal(pipeline_on_miss(T, TCPF_ACK, true, false, 10, 10), MISS_FULL);
+    assert_int_equal(pipeline_on_miss(I, 0, true, false, 11, 10), MISS_FULL);
+    /* no store, or asked already: the rules and the table decide */
+    assert_int_equal(pipeline_on_miss(U, 0, false, false, 10, 10), MISS_CREATE);
+    assert_int_equal(pipeline_on_miss(U, 0, true, true, 10, 10), MISS_CREATE);
+    assert_int_equal(pipeline_on_miss(T, TCPF_ACK, true, true, 0, 10), MISS_CREATE);
+}
+
+/* Without a store a full table drops what it cannot hold, counted as table_full. */
+static void test_full_table_drops_new_connections(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t max = conntable_max(fx->pl.ct);
+    for (uint32_t i = 0; i < max; i++)
+        assert_int_equal(run(fx, true, (uint16_t)(1024 + i), TCPF_SYN, 1, 0, 0), 1);
+    assert_int_equal(conntable_count(fx->pl.ct), max);
+    assert_int_equal(run(fx, true, (uint16_t)(1024 + max), TCPF_SYN, 1, 0, 0), 0);
+    assert_int_equal(fx->pl.stats.drop[DROP_TABLE_FULL], 1);
+    assert_int_equal(conntable_count(fx->pl.ct), max);
+    /* a known connection still passes */
+    assert_int_equal(run(fx, false, 1024, TCPF_SYN | TCPF_ACK, 100, 2, 0), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +220,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_preloaded_entry_is_taken_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_entries_not_loaded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unowned_buckets_dropped, setup, teardown),
+        cmocka_unit_test(test_miss_lookup_or_not),
+        cmocka_unit_test_setup_teardown(test_full_table_drops_new_connections, setup_small,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
