@@ -438,14 +438,25 @@ static int store_setup(struct fwnode *w)
         log_errorx("out of memory");
         return -1;
     }
-    struct redis_ev *r =
-        redis_ev_new(w->loop, &rc, store_on_redis_state, w->store, err, sizeof(err));
-    if (!r) {
-        memset(secret, 0, sizeof(secret));
-        log_errorx("redis: %s", err);
-        return -1;
+    struct redis_ev *r = NULL;
+    for (long i = 0; i < s->connections; i++) {
+        struct redis_ev_config lc = rc;
+        char lname[160];
+        if (i > 0) { /* lane 0 keeps the plain name: the one operators look for */
+            snprintf(lname, sizeof(lname), "%s-w%ld", name, i + 1);
+            lc.client_name = lname;
+        }
+        struct redis_ev *l =
+            redis_ev_new(w->loop, &lc, store_on_redis_state, w->store, err, sizeof(err));
+        if (!l || store_attach(w->store, l) != 0) {
+            redis_ev_free(l);
+            memset(secret, 0, sizeof(secret));
+            log_errorx("redis: %s", l ? "too many connections" : err);
+            return -1;
+        }
+        if (i == 0)
+            r = l;
     }
-    store_attach(w->store, r);
     pipeline_set_store(&w->pl, w->store);
     int rc_cluster = w->set.cluster ? cluster_setup(w, &rc) : 0;
     memset(secret, 0, sizeof(secret)); /* every connection has its copy */

@@ -33,7 +33,8 @@ struct fwnode_settings {
     char *stats_file;                    /* counters rewritten here once a second ("" = none) */
     /* the shared store */
     struct sync_opt sync;
-    long buckets; /* bucket count, a power of two */
+    long buckets;     /* bucket count, a power of two */
+    long connections; /* connections to the master the writes are spread over */
     struct redis_opt redis;
     /* the cluster */
     bool cluster; /* follow emgr: register, heartbeat, bucket map, configuration */

@@ -408,7 +408,19 @@ struct lookup {
 struct relpoint {
     struct store *st;
     uint64_t seq;
+    int lane;
     bool failed;
+};
+
+/* One connection to the master. A connection's writes always take the same lane (by its hash),
+ * so they stay in order; each lane group-commits on its own, so a batch waiting for its WAIT
+ * holds back only the connections of its lane. Lane 0 also carries lookups, statistics and the
+ * periodic commands. Release points complete in order within a lane. */
+struct lane {
+    struct redis_ev *r;
+    struct relpoint *batch;   /* sync: the current batch's WAIT, not yet sent */
+    struct held *head, *tail; /* held packets, FIFO */
+    uint64_t done;            /* the last release point completed */
 };
 
 struct store {
@@ -417,10 +429,12 @@ struct store {
     struct redis_ev *r;
     struct store_hooks hooks;
     struct fw_stats *stats;
-    uint64_t issued, done;     /* release points: last handed out, last completed */
+    uint64_t issued;           /* release points: the last handed out */
     uint64_t results[RESULTS]; /* [seq % RESULTS] = seq << 1 | failed */
-    struct relpoint *batch;    /* sync: the current batch's WAIT, not yet sent */
-    struct held *head, *tail;  /* held packets, FIFO */
+    uint8_t seq_lane[RESULTS]; /* [seq % RESULTS] = the lane of release point seq */
+    struct lane lane[STORE_LANES_MAX];
+    int nlanes;
+    bool all_up; /* every lane connected (last reported to hooks.state) */
     size_t nheld;
     struct lookup *slots[LOOKUP_SLOTS];
     struct lookup *lk_old, *lk_new;
@@ -483,9 +497,10 @@ void store_set_mode(struct store *st, const struct store_config *cfg)
     st->cfg.policy = cfg->policy;
     st->cfg.replicas = cfg->replicas;
     st->cfg.wait_timeout_ms = cfg->wait_timeout_ms;
-    if (load && store_up(st))
-        redis_ev_cmd(st->r, on_function_load, st, "FUNCTION LOAD REPLACE %s",
-                     store_function_source);
+    for (int i = 0; load && i < st->nlanes; i++)
+        if (redis_ev_up(st->lane[i].r))
+            redis_ev_cmd(st->lane[i].r, on_function_load, st, "FUNCTION LOAD REPLACE %s",
+                         store_function_source);
 }
 
 void store_set_buckets(struct store *st, uint32_t buckets)
@@ -498,26 +513,37 @@ const struct store_config *store_mode(const struct store *st)
     return &st->cfg;
 }
 
-void store_attach(struct store *st, struct redis_ev *r)
+int store_attach(struct store *st, struct redis_ev *r)
 {
-    st->r = r;
+    if (st->nlanes >= STORE_LANES_MAX)
+        return -1;
+    st->lane[st->nlanes++].r = r;
+    return 0;
+}
+
+static bool lane_up(const struct store *st, int l)
+{
+    return l < st->nlanes && redis_ev_up(st->lane[l].r);
 }
 
 bool store_up(const struct store *st)
 {
-    return st->r && redis_ev_up(st->r);
+    for (int i = 0; i < st->nlanes; i++)
+        if (!redis_ev_up(st->lane[i].r))
+            return false;
+    return st->nlanes > 0;
 }
 
 /* Hands out held packets whose release point completed. failed_seq: the point that failed (its
  * packets follow the policy), 0 when none. */
-static void release_ready(struct store *st, uint64_t failed_seq)
+static void release_ready(struct store *st, struct lane *ln, uint64_t failed_seq)
 {
     uint64_t now = now_ns_real();
-    while (st->head && st->head->need <= st->done) {
-        struct held *h = st->head;
-        st->head = h->next;
-        if (!st->head)
-            st->tail = NULL;
+    while (ln->head && ln->head->need <= ln->done) {
+        struct held *h = ln->head;
+        ln->head = h->next;
+        if (!ln->head)
+            ln->tail = NULL;
         st->nheld--;
         bool fwd = true;
         if (h->need == failed_seq) {
@@ -537,21 +563,30 @@ static void release_ready(struct store *st, uint64_t failed_seq)
 static void relpoint_complete(struct relpoint *rp)
 {
     struct store *st = rp->st;
+    struct lane *ln = &st->lane[rp->lane];
     st->results[rp->seq % RESULTS] = rp->seq << 1 | (rp->failed ? 1u : 0u);
-    if (rp->seq > st->done)
-        st->done = rp->seq;
-    release_ready(st, rp->failed ? rp->seq : 0);
+    if (rp->seq > ln->done)
+        ln->done = rp->seq;
+    release_ready(st, ln, rp->failed ? rp->seq : 0);
     free(rp);
 }
 
-static struct relpoint *relpoint_new(struct store *st)
+static struct relpoint *relpoint_new(struct store *st, int lane)
 {
     struct relpoint *rp = calloc(1, sizeof(*rp));
     if (!rp)
         return NULL;
     rp->st = st;
     rp->seq = ++st->issued;
+    rp->lane = lane;
+    st->seq_lane[rp->seq % RESULTS] = (uint8_t)lane;
     return rp;
+}
+
+/* The lane of release point seq. */
+static struct lane *lane_of_seq(struct store *st, uint64_t seq)
+{
+    return &st->lane[st->seq_lane[seq % RESULTS] % STORE_LANES_MAX];
 }
 
 /* Judges a write's reply (for EXEC, with the results of the queued commands) and counts it. */
@@ -659,7 +694,7 @@ static uint32_t key_steer_hash(const struct flow_key *k)
 
 /* Sends the commands of plan p for c. rp: the release point waiting on them (may be NULL).
  * Returns 0, or -1 when nothing could be sent. */
-static int send_plan(struct store *st, const struct conn *c, const struct store_plan *p,
+static int send_plan(struct store *st, int lane, const struct conn *c, const struct store_plan *p,
                      uint64_t ttl_ms, struct relpoint *rp, bool exec_releases)
 {
     char key[KEYS_MAX], idx[KEYS_MAX], val[STORE_VALUE_MAX], ttl[24], rank[8];
@@ -667,7 +702,7 @@ static int send_plan(struct store *st, const struct conn *c, const struct store_
         return -1;
     uint32_t bucket = flow_bucket(key_steer_hash(&c->key), st->cfg.buckets);
     keys_bucket(idx, sizeof(idx), bucket);
-    struct redis_ev *r = st->r;
+    struct redis_ev *r = st->lane[lane].r;
     redis_ev_reply_fn wfn = rp ? on_write_reply : on_plain_reply;
     void *warg = rp ? (void *)rp : (void *)st;
     int rc = 0;
@@ -698,9 +733,9 @@ static int send_plan(struct store *st, const struct conn *c, const struct store_
 }
 
 /* Whether release point seq completed and failed (unknown when too old: taken as not failed). */
-static bool relpoint_failed(const struct store *st, uint64_t seq)
+static bool relpoint_failed(struct store *st, uint64_t seq)
 {
-    return seq <= st->done && st->results[seq % RESULTS] == (seq << 1 | 1u);
+    return seq <= lane_of_seq(st, seq)->done && st->results[seq % RESULTS] == (seq << 1 | 1u);
 }
 
 uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint64_t now_ns)
@@ -715,19 +750,20 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     struct store_plan p =
         store_plan(cfg->level, cfg->strategy, cfg->access, c->key.proto, c->state, c->stored_state);
     uint64_t ttl_ms = timeout_ns / 1000000;
+    int lane = st->nlanes > 1 ? (int)(key_steer_hash(&c->key) % (uint32_t)st->nlanes) : 0;
     if (p.op == STORE_OP_NONE) {
         /* a long-lived entry: refresh its TTL at most once per half its timeout, never held */
         if (c->stored_state && c->stored_state == c->state &&
-            now_ns - c->stored_ns > timeout_ns / 2 && store_up(st)) {
+            now_ns - c->stored_ns > timeout_ns / 2 && lane_up(st, lane)) {
             struct store_plan refresh = {STORE_OP_PUT, false, false, false};
-            if (send_plan(st, c, &refresh, ttl_ms, NULL, false) == 0) {
+            if (send_plan(st, lane, c, &refresh, ttl_ms, NULL, false) == 0) {
                 c->stored_ns = now_ns;
                 st->stats->ttl_refreshes++;
             }
         }
         return 0;
     }
-    if (!store_up(st)) {
+    if (!lane_up(st, lane)) {
         if (p.op == STORE_OP_DEL) {
             st->stats->writes_lost++; /* the entry stays until its TTL */
             c->stored_state = 0;
@@ -744,17 +780,18 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     struct relpoint *rp = NULL;
     bool exec_releases = false;
     if (p.hold) {
+        struct lane *ln = &st->lane[lane];
         if (p.wait) {
-            if (!st->batch && !(st->batch = relpoint_new(st)))
+            if (!ln->batch && !(ln->batch = relpoint_new(st, lane)))
                 return 0;
-            rp = st->batch;
+            rp = ln->batch;
         } else {
-            if (!(rp = relpoint_new(st)))
+            if (!(rp = relpoint_new(st, lane)))
                 return 0;
             exec_releases = true;
         }
     }
-    if (send_plan(st, c, &p, ttl_ms, rp, exec_releases) != 0) {
+    if (send_plan(st, lane, c, &p, ttl_ms, rp, exec_releases) != 0) {
         st->stats->redis_errors++;
         if (exec_releases) {
             rp->failed = true;
@@ -767,9 +804,9 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     return rp ? rp->seq : 0;
 }
 
-bool store_pending(const struct store *st, uint64_t need)
+bool store_pending(struct store *st, uint64_t need)
 {
-    return need > st->done;
+    return need > lane_of_seq(st, need)->done;
 }
 
 static struct held *held_new(uint64_t need, int side, const uint8_t *frame, uint32_t len,
@@ -796,24 +833,28 @@ void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame,
         st->stats->pkts_drop++;
         return;
     }
-    if (st->tail)
-        st->tail->next = h;
+    struct lane *ln = lane_of_seq(st, need);
+    if (ln->tail)
+        ln->tail->next = h;
     else
-        st->head = h;
-    st->tail = h;
+        ln->head = h;
+    ln->tail = h;
     st->nheld++;
 }
 
 void store_flush(struct store *st)
 {
-    struct relpoint *rp = st->batch;
-    if (!rp)
-        return;
-    st->batch = NULL;
     int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
-    if (redis_ev_cmd(st->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms) != 0) {
-        rp->failed = true;
-        relpoint_complete(rp);
+    for (int i = 0; i < st->nlanes; i++) {
+        struct relpoint *rp = st->lane[i].batch;
+        if (!rp)
+            continue;
+        st->lane[i].batch = NULL;
+        if (redis_ev_cmd(st->lane[i].r, on_wait, rp, "WAIT %d %ld", need,
+                         st->cfg.wait_timeout_ms) != 0) {
+            rp->failed = true;
+            relpoint_complete(rp);
+        }
     }
 }
 
@@ -894,7 +935,7 @@ static void on_lookup(struct redis_ev *r, const struct redis_reply *rr, void *ar
 bool store_lookup(struct store *st, const struct flow_key *k, uint32_t hash, int side,
                   const uint8_t *frame, uint32_t len, uint64_t ts)
 {
-    if (st->cfg.level == SYNC_LEVEL_NONE || !store_up(st))
+    if (st->cfg.level == SYNC_LEVEL_NONE || !lane_up(st, 0))
         return false;
     struct lookup *l;
     struct lookup **pp = lookup_slot(st, k, hash, &l);
@@ -908,7 +949,7 @@ bool store_lookup(struct store *st, const struct flow_key *k, uint32_t hash, int
         l->key = *k;
         l->hash = hash;
         l->started_ns = now_ns_real();
-        if (redis_ev_cmd(st->r, on_lookup, l, "GET %s", key) != 0) {
+        if (redis_ev_cmd(st->lane[0].r, on_lookup, l, "GET %s", key) != 0) {
             free(l);
             return false;
         }
@@ -952,26 +993,28 @@ static void on_role(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 void store_tick(struct store *st, uint64_t now_ns)
 {
     (void)now_ns;
-    if (!store_up(st))
-        return;
     uint64_t now = now_ns_real();
-    uint64_t oldest = st->head ? st->head->ts : 0;
-    if (st->lk_old && (!oldest || st->lk_old->started_ns < oldest))
-        oldest = st->lk_old->started_ns;
-    if (oldest && now > oldest && now - oldest > st->cfg.to_hold_ns) {
-        /* the master stopped answering: every pending reply completes as lost */
-        st->stats->redis_timeouts++;
-        redis_ev_drop(st->r, "no reply within the hold limit");
-        return;
+    for (int i = 0; i < st->nlanes; i++) {
+        struct lane *ln = &st->lane[i];
+        if (!redis_ev_up(ln->r))
+            continue;
+        uint64_t oldest = ln->head ? ln->head->ts : 0;
+        if (i == 0 && st->lk_old && (!oldest || st->lk_old->started_ns < oldest))
+            oldest = st->lk_old->started_ns;
+        if (oldest && now > oldest && now - oldest > st->cfg.to_hold_ns) {
+            /* the master stopped answering: every pending reply completes as lost */
+            st->stats->redis_timeouts++;
+            redis_ev_drop(ln->r, "no reply within the hold limit");
+        }
     }
-    if (st->cfg.replicas < 0)
-        redis_ev_cmd(st->r, on_role, st, "ROLE");
+    if (st->cfg.replicas < 0 && lane_up(st, 0))
+        redis_ev_cmd(st->lane[0].r, on_role, st, "ROLE");
 }
 
 void store_publish_stats(struct store *st, const struct fw_stats *s, uint64_t now_ns)
 {
     (void)now_ns;
-    if (!store_up(st))
+    if (!lane_up(st, 0))
         return;
     char *buf = NULL;
     size_t len = 0;
@@ -1009,45 +1052,61 @@ void store_publish_stats(struct store *st, const struct fw_stats *s, uint64_t no
         argv[argc++] = line;
         argv[argc++] = sp + 1;
     }
-    redis_ev_cmdv(st->r, on_plain_reply, st, argc, argv, NULL);
+    redis_ev_cmdv(st->lane[0].r, on_plain_reply, st, argc, argv, NULL);
     free(buf);
 }
 
 void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *arg)
 {
     struct store *st = arg;
+    int l = 0;
+    while (l < st->nlanes && st->lane[l].r != r)
+        l++;
+    if (l == st->nlanes)
+        return; /* not attached yet: it reports again when it is */
+    struct lane *ln = &st->lane[l];
     if (up) {
-        st->stats->redis_reconnects = redis_ev_reconnects(r);
+        if (l == 0)
+            st->stats->redis_reconnects = redis_ev_reconnects(r);
+        /* on every lane, so that it precedes the lane's own FCALLs */
         if (st->cfg.access == SYNC_ACCESS_TRANSACTION && st->cfg.level != SYNC_LEVEL_NONE)
             redis_ev_cmd(r, on_function_load, st, "FUNCTION LOAD REPLACE %s",
                          store_function_source);
-        redis_ev_cmd(r, on_role, st, "ROLE");
-    } else if (st->batch) {
+        if (l == 0)
+            redis_ev_cmd(r, on_role, st, "ROLE");
+    } else if (ln->batch) {
         /* the batch's WAIT can no longer be sent: its packets follow the policy */
-        struct relpoint *rp = st->batch;
-        st->batch = NULL;
+        struct relpoint *rp = ln->batch;
+        ln->batch = NULL;
         rp->failed = true;
         relpoint_complete(rp);
     }
-    if (st->hooks.state)
-        st->hooks.state(st->hooks.arg, up, why);
+    /* the hook hears of the store as a whole: up when every lane is (then the pipeline writes
+     * again what was deferred), down when the first one goes */
+    bool all = store_up(st);
+    if (st->hooks.state && all != st->all_up)
+        st->hooks.state(st->hooks.arg, all, why);
+    st->all_up = all;
 }
 
 void store_free(struct store *st)
 {
     if (!st)
         return;
-    redis_ev_free(st->r); /* pending callbacks complete: held packets are released or dropped */
-    st->r = NULL;
-    if (st->batch) {
-        struct relpoint *rp = st->batch;
-        st->batch = NULL;
-        free(rp);
+    for (int i = 0; i < st->nlanes; i++) {
+        /* pending callbacks complete: held packets are released or dropped */
+        redis_ev_free(st->lane[i].r);
+        st->lane[i].r = NULL;
     }
-    while (st->head) {
-        struct held *h = st->head;
-        st->head = h->next;
-        free(h);
+    for (int i = 0; i < st->nlanes; i++) {
+        struct lane *ln = &st->lane[i];
+        free(ln->batch);
+        ln->batch = NULL;
+        while (ln->head) {
+            struct held *h = ln->head;
+            ln->head = h->next;
+            free(h);
+        }
     }
     free(st);
 }

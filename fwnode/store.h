@@ -57,6 +57,7 @@ struct store_entry {
 };
 
 #define STORE_VALUE_MAX     192
+#define STORE_LANES_MAX     16 /* connections to the master a store spreads its writes over */
 #define STORE_ENTRY_VERSION 1
 
 /* State words: TCP "SYN_SENT" ... "CLOSE"; UDP / ICMP "NEW", "ESTABLISHED". */
@@ -140,8 +141,11 @@ void store_set_mode(struct store *st, const struct store_config *cfg);
 void store_set_buckets(struct store *st, uint32_t buckets);
 const struct store_config *store_mode(const struct store *st);
 
-/* Hands the Redis connection to the store (owned from now on). */
-void store_attach(struct store *st, struct redis_ev *r);
+/* Hands a Redis connection to the store (owned from now on); up to STORE_LANES_MAX. The first
+ * carries lookups, statistics and the periodic commands; writes are spread over all of them by
+ * connection hash (a connection's writes always take the same one, so they stay in order), and
+ * each group-commits on its own. Returns 0, or -1 when the store has its maximum. */
+int store_attach(struct store *st, struct redis_ev *r);
 void store_free(struct store *st);
 
 /* The redis_ev state callback to give to redis_ev_new (arg: the store). */
@@ -157,7 +161,7 @@ void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *ar
 uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint64_t now_ns);
 
 /* Whether release point need has not completed. */
-bool store_pending(const struct store *st, uint64_t need);
+bool store_pending(struct store *st, uint64_t need);
 
 /* Keeps a copy of a frame until release point need completes. */
 void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame, uint32_t len,
