@@ -767,6 +767,19 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     return rp ? rp->seq : 0;
 }
 
+void store_forget(struct store *st, const struct conn *c)
+{
+    if (!c->stored_state)
+        return;
+    if (!store_up(st)) {
+        st->stats->writes_lost++; /* the entry stays until its TTL */
+        return;
+    }
+    struct store_plan p = {STORE_OP_DEL, st->cfg.access == SYNC_ACCESS_TRANSACTION, false, false};
+    if (send_plan(st, c, &p, 0, NULL, false) != 0)
+        st->stats->redis_errors++;
+}
+
 bool store_pending(const struct store *st, uint64_t need)
 {
     return need > st->done;
