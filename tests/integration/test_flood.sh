@@ -126,7 +126,7 @@ check "the table is full right after the flood (conns_active $active = $MAX)" te
 check "the table was never above the maximum (largest conns_active sampled: $(peak))" test "$(peak)" -le "$MAX"
 check "the SYNs beyond it dropped older embryonic entries: conns_early_drop +$((ed2 - ed0)) >= $((20000 - MAX - 252 * BURST))" \
     test $((ed2 - ed0)) -ge $((20000 - MAX - 252 * BURST))
-diag "drop_table_full +$((full2 - full0)) (SYNs that found no embryonic entry near their hash slot)"
+diag "drop_table_full +$((full2 - full0)) (the server's SYN+ACKs of evicted connections, dropped unread at the full table, and SYNs that found no embryonic entry near their hash slot)"
 check "the evicted entries were deleted from Redis too (state_deletes +$((del2 - del0)) >= conns_early_drop +$((ed2 - ed0)))" \
     test $((del2 - del0)) -ge $((ed2 - ed0))
 keys=$(rcli --scan --pattern 'fw:conn:*' | grep -c .)
