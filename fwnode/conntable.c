@@ -11,10 +11,11 @@
 
 struct conntable {
     struct conn **slots;
-    uint32_t mask;   /* number of slots - 1 */
-    uint32_t max;    /* most entries */
-    uint32_t count;  /* entries now */
-    uint32_t cursor; /* next slot the sweep looks at */
+    uint32_t mask;        /* number of slots - 1 */
+    uint32_t max;         /* most entries */
+    uint32_t count;       /* entries now */
+    uint32_t cursor;      /* next slot the sweep looks at */
+    uint32_t evict_slots; /* slots an early drop looks at: about CONNTABLE_EVICT_SLOTS entries */
 };
 
 struct conntable *conntable_new(uint32_t max)
@@ -32,6 +33,12 @@ struct conntable *conntable_new(uint32_t max)
     }
     ct->mask = n - 1;
     ct->max = max;
+    /* a full table holds max entries in n slots: a table far smaller than its slots (n is at
+     * least 1024) looks at proportionally more of them, so that an early drop still sees about
+     * CONNTABLE_EVICT_SLOTS entries */
+    uint64_t per = max ? ((uint64_t)n + max - 1) / max : n;
+    uint64_t es = CONNTABLE_EVICT_SLOTS * per;
+    ct->evict_slots = (uint32_t)(es < n ? es : n);
     return ct;
 }
 
@@ -100,6 +107,40 @@ struct conn *conntable_insert(struct conntable *ct, const struct flow_key *key, 
     return c;
 }
 
+bool conn_unassured(const struct conn *c)
+{
+    if (c->key.proto == PKT_IPPROTO_TCP)
+        return c->state == TCP_ST_NONE || c->state == TCP_ST_SYN_SENT ||
+               c->state == TCP_ST_SYN_RECV;
+    return c->state == CONN_NEW;
+}
+
+struct conn *conntable_early_drop(struct conntable *ct, uint32_t hash, uint64_t now_ns,
+                                  uint64_t *expired)
+{
+    if (ct->count < ct->max)
+        return NULL;
+    struct conn *victim = NULL;
+    unsigned seen = 0;
+    for (uint32_t i = 0; i < ct->evict_slots && seen < CONNTABLE_EVICT_ENTRIES; i++) {
+        struct conn **pp = &ct->slots[(hash + i) & ct->mask];
+        while (*pp && seen < CONNTABLE_EVICT_ENTRIES) {
+            struct conn *c = *pp;
+            seen++;
+            if (c->expires_ns <= now_ns) {
+                unlink_free(ct, pp); /* its deadline passed: room without dropping anything */
+                if (expired)
+                    (*expired)++;
+                return NULL;
+            }
+            if (conn_unassured(c) && (!victim || c->first_ns < victim->first_ns))
+                victim = c;
+            pp = &c->next;
+        }
+    }
+    return victim;
+}
+
 void conntable_remove(struct conntable *ct, struct conn *c)
 {
     for (struct conn **pp = &ct->slots[c->hash & ct->mask]; *pp; pp = &(*pp)->next) {
@@ -138,6 +179,11 @@ size_t conntable_count(const struct conntable *ct)
 size_t conntable_slots(const struct conntable *ct)
 {
     return (size_t)ct->mask + 1;
+}
+
+size_t conntable_evict_slots(const struct conntable *ct)
+{
+    return ct->evict_slots;
 }
 
 uint32_t conntable_max(const struct conntable *ct)

@@ -2,7 +2,12 @@
  *
  * A chained hash table keyed by the canonical flow key, with a hard maximum of entries and a
  * deadline per entry. Expired entries are removed lazily on lookup and by an incremental sweep
- * (conntable_expire) driven by the periodic timer, so no packet pays for a full scan. */
+ * (conntable_expire) driven by the periodic timer, so no packet pays for a full scan.
+ *
+ * At the maximum, a new entry may take the place of one not yet established (early drop, as
+ * Linux conntrack does): conntable_early_drop looks at a bounded neighbourhood of the new entry's
+ * hash slot, so a table filled by a spoofed SYN flood does not lock out real connections until
+ * the embryonic entries time out, and established connections are never given up for them. */
 #ifndef FW_CONNTABLE_H
 #define FW_CONNTABLE_H
 
@@ -49,6 +54,25 @@ struct conn *conntable_find(struct conntable *ct, const struct flow_key *key, ui
  * memory. The key must not be in the table. */
 struct conn *conntable_insert(struct conntable *ct, const struct flow_key *key, uint32_t hash);
 
+/* Whether c may be dropped to make room for a new connection: it has not been established yet
+ * (TCP SYN_SENT or SYN_RECV; UDP or ICMP not answered). */
+bool conn_unassured(const struct conn *c);
+
+/* The neighbourhood conntable_early_drop looks at: CONNTABLE_EVICT_SLOTS hash slots from the new
+ * entry's own (times the slots per entry of a full table, when the table is much smaller than its
+ * 1024 slots at least), and CONNTABLE_EVICT_ENTRIES entries at most. */
+#define CONNTABLE_EVICT_SLOTS   16
+#define CONNTABLE_EVICT_ENTRIES 64
+
+/* Makes room for a new entry of hash when the table is at its maximum. Looks at the entries of
+ * the hash slots from hash's own (the neighbourhood above):
+ * the first expired one found is removed (*expired incremented when expired != NULL) and NULL
+ * returned, there is room; otherwise returns the oldest (first_ns) unassured entry among them, for
+ * the caller to remove with conntable_remove once it has let go of it. NULL when the table is not
+ * full, or when none of the entries looked at may be dropped (the new connection is refused). */
+struct conn *conntable_early_drop(struct conntable *ct, uint32_t hash, uint64_t now_ns,
+                                  uint64_t *expired);
+
 /* Removes and frees c. */
 void conntable_remove(struct conntable *ct, struct conn *c);
 
@@ -58,6 +82,8 @@ size_t conntable_expire(struct conntable *ct, uint64_t now_ns, size_t budget);
 
 size_t conntable_count(const struct conntable *ct);
 size_t conntable_slots(const struct conntable *ct);
+/* The hash slots an early drop looks at. */
+size_t conntable_evict_slots(const struct conntable *ct);
 uint32_t conntable_max(const struct conntable *ct);
 
 /* Calls fn for every entry (fn must not insert or remove). */

@@ -165,6 +165,23 @@ static struct tcp_seg tcp_seg_of(const struct pkt *p)
     return s;
 }
 
+/* Adds an entry for k (the caller fills it). At the maximum it first makes room the way Linux
+ * conntrack's early drop does: the oldest entry not yet established near k's hash slot is
+ * removed (and its stored entry deleted), counted as conns_early_drop. NULL when there is no
+ * room (the caller counts the drop). */
+static struct conn *table_insert(struct pipeline *pl, const struct flow_key *k, uint32_t h,
+                                 uint64_t ts)
+{
+    struct conn *victim = conntable_early_drop(pl->ct, h, ts, &pl->stats.conns_expired);
+    if (victim) {
+        if (pl->store)
+            store_forget(pl->store, victim);
+        conntable_remove(pl->ct, victim);
+        pl->stats.conns_early_drop++;
+    }
+    return conntable_insert(pl->ct, k, h);
+}
+
 /* Creates the connection for the first packet of a flow, if the rules allow it. Returns the new
  * entry, or NULL when the packet was dropped (and counted). */
 static struct conn *conn_create(struct pipeline *pl, int side, const struct pkt *p,
@@ -205,7 +222,7 @@ static struct conn *conn_create(struct pipeline *pl, int side, const struct pkt 
     } else {
         state = CONN_NEW;
     }
-    struct conn *c = conntable_insert(pl->ct, k, h);
+    struct conn *c = table_insert(pl, k, h, ts);
     if (!c) {
         drop(pl, DROP_TABLE_FULL);
         return NULL;
@@ -496,7 +513,7 @@ static void hook_adopt(void *arg, const struct flow_key *k, uint32_t hash,
         if (tcp_adopt(&tr, e->state, dir, &s) != TCP_OK)
             return; /* the packet cannot belong to it: it is judged as new */
     }
-    struct conn *c = conntable_insert(pl->ct, k, hash);
+    struct conn *c = table_insert(pl, k, hash, ts);
     if (!c) {
         pl->stats.drop[DROP_TABLE_FULL]++;
         return;
@@ -559,7 +576,7 @@ int pipeline_preload(struct pipeline *pl, const char *key, size_t klen, const ch
     uint32_t h = flow_key_hash(&k);
     if (conntable_find(pl->ct, &k, h, now_ns, NULL))
         return -1;
-    struct conn *c = conntable_insert(pl->ct, &k, h);
+    struct conn *c = table_insert(pl, &k, h, now_ns);
     if (!c) {
         pl->stats.drop[DROP_TABLE_FULL]++;
         return -1;

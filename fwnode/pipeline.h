@@ -59,7 +59,8 @@ unsigned pipeline_flush(struct pipeline *pl);
 enum pipeline_miss {
     MISS_CREATE = 0, /* a new connection (rules, rate limit, table room decide) */
     MISS_LOOKUP,     /* hold the packet while the store is asked: it may be a taken-over flow */
-    MISS_FULL,       /* drop it: the table is full, so the flow could be neither adopted nor made */
+    MISS_FULL,       /* drop it: the table is full, and a flow that may be taken over is neither
+                      * read (spoofed datagrams must not become reads) nor made new unread */
 };
 
 /* Decides the fate of a miss: a plain SYN starts a connection whatever is stored; any other

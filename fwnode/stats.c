@@ -90,6 +90,7 @@ void stats_write(const struct fw_stats *s, FILE *out)
     W(conns_expired);
     W(conns_closed);
     W(conns_adopted);
+    W(conns_early_drop);
     W(conns_active);
     W(capture_drops);
     W(state_writes);

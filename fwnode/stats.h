@@ -47,11 +47,12 @@ struct fw_stats {
     uint64_t pkts_drop;  /* packets dropped, all reasons */
     uint64_t pkts_local; /* ARP / ND answered or ignored, frames not for the gateway */
     uint64_t arp_replies, nd_replies;
-    uint64_t conns_new;     /* connections created */
-    uint64_t conns_expired; /* connections removed by timeout */
-    uint64_t conns_closed;  /* TCP connections removed after close */
-    uint64_t conns_adopted; /* connections taken over from the shared store */
-    uint64_t conns_active;  /* in the table now (gauge) */
+    uint64_t conns_new;        /* connections created */
+    uint64_t conns_expired;    /* connections removed by timeout */
+    uint64_t conns_closed;     /* TCP connections removed after close */
+    uint64_t conns_adopted;    /* connections taken over from the shared store */
+    uint64_t conns_early_drop; /* unassured connections dropped at a full table for a new one */
+    uint64_t conns_active;     /* in the table now (gauge) */
     uint64_t drop_parse[PKT_DROP_MAX];
     uint64_t drop_tcp[TCP_VERDICT_MAX];
     uint64_t drop[DROP_MAX_];

@@ -692,6 +692,12 @@ static uint32_t key_steer_hash(const struct flow_key *k)
     return flow_steer_hash(&t);
 }
 
+/* The lane of c's writes. */
+static int lane_of_conn(const struct store *st, const struct conn *c)
+{
+    return st->nlanes > 1 ? (int)(key_steer_hash(&c->key) % (uint32_t)st->nlanes) : 0;
+}
+
 /* Sends the commands of plan p for c. rp: the release point waiting on them (may be NULL).
  * Returns 0, or -1 when nothing could be sent. */
 static int send_plan(struct store *st, int lane, const struct conn *c, const struct store_plan *p,
@@ -750,7 +756,7 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     struct store_plan p =
         store_plan(cfg->level, cfg->strategy, cfg->access, c->key.proto, c->state, c->stored_state);
     uint64_t ttl_ms = timeout_ns / 1000000;
-    int lane = st->nlanes > 1 ? (int)(key_steer_hash(&c->key) % (uint32_t)st->nlanes) : 0;
+    int lane = lane_of_conn(st, c);
     if (p.op == STORE_OP_NONE) {
         /* a long-lived entry: refresh its TTL at most once per half its timeout, never held */
         if (c->stored_state && c->stored_state == c->state &&
@@ -802,6 +808,20 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     c->stored_state = p.op == STORE_OP_PUT ? c->state : 0;
     c->stored_ns = now_ns;
     return rp ? rp->seq : 0;
+}
+
+void store_forget(struct store *st, const struct conn *c)
+{
+    if (!c->stored_state)
+        return;
+    int lane = lane_of_conn(st, c);
+    if (!lane_up(st, lane)) {
+        st->stats->writes_lost++; /* the entry stays until its TTL */
+        return;
+    }
+    struct store_plan p = {STORE_OP_DEL, st->cfg.access == SYNC_ACCESS_TRANSACTION, false, false};
+    if (send_plan(st, lane, c, &p, 0, NULL, false) != 0)
+        st->stats->redis_errors++;
 }
 
 bool store_pending(struct store *st, uint64_t need)

@@ -160,6 +160,12 @@ void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *ar
  * STORE_DROP). timeout_ns: the timeout of c's state (the entry's TTL). */
 uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint64_t now_ns);
 
+/* Connection c is about to be removed before its end (dropped to make room for a new one): its
+ * entry, if it wrote one, is deleted as on close (DEL and SREM, in MULTI / EXEC with transaction
+ * access), never holding a packet. When Redis is unreachable the delete is not retried: the entry
+ * is left to its TTL, counted as writes_lost, like a close's delete. */
+void store_forget(struct store *st, const struct conn *c);
+
 /* Whether release point need has not completed. */
 bool store_pending(struct store *st, uint64_t need);
 

@@ -197,19 +197,63 @@ static void test_miss_lookup_or_not(void **state)
     assert_int_equal(pipeline_on_miss(T, TCPF_ACK, true, true, 0, 10), MISS_CREATE);
 }
 
-/* Without a store a full table drops what it cannot hold, counted as table_full. */
-static void test_full_table_drops_new_connections(void **state)
+/* A full handshake and a data segment of the client's connection from cport. */
+static void establish(struct fixture *fx, uint16_t cport)
+{
+    assert_int_equal(run(fx, true, cport, TCPF_SYN, 100, 0, 0), 1);
+    assert_int_equal(run(fx, false, cport, TCPF_SYN | TCPF_ACK, 900, 101, 0), 1);
+    assert_int_equal(run(fx, true, cport, TCPF_ACK, 101, 901, 0), 1);
+}
+
+/* A table full of established connections drops what it cannot hold, counted as table_full:
+ * no established connection is given up for a new one. */
+static void test_full_table_of_established_refuses(void **state)
 {
     struct fixture *fx = *state;
     uint32_t max = conntable_max(fx->pl.ct);
     for (uint32_t i = 0; i < max; i++)
-        assert_int_equal(run(fx, true, (uint16_t)(1024 + i), TCPF_SYN, 1, 0, 0), 1);
+        establish(fx, (uint16_t)(1024 + i));
     assert_int_equal(conntable_count(fx->pl.ct), max);
     assert_int_equal(run(fx, true, (uint16_t)(1024 + max), TCPF_SYN, 1, 0, 0), 0);
     assert_int_equal(fx->pl.stats.drop[DROP_TABLE_FULL], 1);
+    assert_int_equal(fx->pl.stats.conns_early_drop, 0);
     assert_int_equal(conntable_count(fx->pl.ct), max);
-    /* a known connection still passes */
-    assert_int_equal(run(fx, false, 1024, TCPF_SYN | TCPF_ACK, 100, 2, 0), 1);
+    /* every known connection still passes */
+    for (uint32_t i = 0; i < max; i++)
+        assert_int_equal(run(fx, true, (uint16_t)(1024 + i), TCPF_ACK | TCPF_PSH, 101, 901, 10), 1);
+}
+
+/* A table filled by a SYN flood takes new connections: each one drops an entry not yet
+ * established (early drop), the table never grows beyond its maximum, and the established
+ * connection is untouched. */
+static void test_syn_flood_early_drop(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t max = conntable_max(fx->pl.ct);
+    establish(fx, 5000);
+    for (uint32_t i = 1; i < max; i++) /* the flood: SYNs nobody answers */
+        assert_int_equal(run(fx, true, (uint16_t)(10000 + i), TCPF_SYN, 1, 0, 0), 1);
+    assert_int_equal(conntable_count(fx->pl.ct), max);
+    assert_int_equal(fx->pl.stats.conns_early_drop, 0);
+    /* a new connection: one flood entry makes room */
+    assert_int_equal(run(fx, true, 6000, TCPF_SYN, 100, 0, 0), 1);
+    assert_int_equal(fx->pl.stats.conns_early_drop, 1);
+    assert_int_equal(fx->pl.stats.drop[DROP_TABLE_FULL], 0);
+    assert_int_equal(conntable_count(fx->pl.ct), max);
+    /* exactly one flood entry is gone: its SYN+ACK has no connection (the server may not open) */
+    unsigned known = 0;
+    for (uint32_t i = 1; i < max; i++)
+        known += (unsigned)run(fx, false, (uint16_t)(10000 + i), TCPF_SYN | TCPF_ACK, 7, 2, 0);
+    assert_int_equal(known, max - 2);
+    /* the flood goes on: every SYN takes the place of an unassured entry */
+    for (uint32_t i = 0; i < 1000; i++)
+        assert_int_equal(run(fx, true, (uint16_t)(20000 + i), TCPF_SYN, 1, 0, 0), 1);
+    assert_int_equal(fx->pl.stats.conns_early_drop, 1001);
+    assert_int_equal(fx->pl.stats.drop[DROP_TABLE_FULL], 0);
+    assert_int_equal(conntable_count(fx->pl.ct), max);
+    /* the established connection never was a candidate */
+    assert_int_equal(run(fx, true, 5000, TCPF_ACK | TCPF_PSH, 101, 901, 10), 1);
+    assert_int_equal(run(fx, false, 5000, TCPF_ACK, 901, 111, 0), 1);
 }
 
 int main(void)
@@ -221,8 +265,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_entries_not_loaded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unowned_buckets_dropped, setup, teardown),
         cmocka_unit_test(test_miss_lookup_or_not),
-        cmocka_unit_test_setup_teardown(test_full_table_drops_new_connections, setup_small,
+        cmocka_unit_test_setup_teardown(test_full_table_of_established_refuses, setup_small,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_syn_flood_early_drop, setup_small, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "keys.h"
+#include "stats.h"
 #include "store.h"
 #include "tcp_state.h"
 
@@ -305,6 +306,41 @@ static void test_conn_key_parse(void **state)
     }
 }
 
+/* A connection dropped for room (early drop) while Redis is unreachable: its entry is left to its
+ * TTL and counted as a lost delete, like a close's; one that wrote nothing costs nothing. */
+static void test_forget_while_down(void **state)
+{
+    (void)state;
+    struct fw_stats stats;
+    memset(&stats, 0, sizeof(stats));
+    struct store_config cfg = {SYNC_LEVEL_FULL,
+                               SYNC_STRATEGY_SYNC,
+                               SYNC_ACCESS_TRANSACTION,
+                               SYNC_POLICY_OPEN,
+                               -1,
+                               100,
+                               1024,
+                               "node1",
+                               0};
+    struct store_hooks hooks = {NULL, NULL, NULL, NULL, NULL};
+    struct store *st = store_new(&cfg, &hooks, &stats);
+    assert_non_null(st);
+    struct conn c;
+    memset(&c, 0, sizeof(c));
+    c.key.family = 4;
+    c.key.proto = TCP;
+    c.state = TCP_ST_SYN_SENT;
+    store_forget(st, &c); /* never written */
+    assert_int_equal(stats.writes_lost, 0);
+    assert_int_equal(stats.state_deletes, 0);
+    c.stored_state = TCP_ST_SYN_SENT;
+    store_forget(st, &c);
+    assert_int_equal(stats.writes_lost, 1);
+    assert_int_equal(stats.state_deletes, 0);
+    assert_int_equal(stats.redis_errors, 0);
+    store_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_ranks_never_backwards_within_a_connection),
         cmocka_unit_test(test_judge_every_reply),
         cmocka_unit_test(test_conn_key_parse),
+        cmocka_unit_test(test_forget_while_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
