@@ -5,6 +5,8 @@
 #   make demo       the lab's cluster under load, an active worker killed: failover report
 #   make bench-fastpath   per-packet cost of the worker's fast path
 #   make bench-conntrackd the conntrackd active/backup pair's failover under load (peer baseline)
+#   make bench-throughput established-flow packets/s: worker, worker SCHED_FIFO, kernel firewall
+#   make bench-plot  PNG figures from a results directory (RESULTS=dir, default the latest)
 #   make base-image  debian:bookworm-slim for the Dockerfiles (debootstrap when not pullable)
 #   make images      the container images (docker/build); compose.yaml runs them
 
@@ -30,7 +32,7 @@ LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(B)/san/%.o)
 TESTS        := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
 
-.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd clean format check-format
+.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd bench-throughput bench-plot clean format check-format
 
 all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san $(B)/storertt
 
@@ -103,6 +105,15 @@ bench-full: all
 # The conntrackd peer baseline (quick: 3 takeovers); BENCH_FLAGS=--full for 10.
 bench-conntrackd: $(B)/fwnode
 	bench/conntrackd $(or $(BENCH_FLAGS),--quick)
+
+# Established-flow packets/s through one worker vs the kernel firewall (quick: 1 run, 2 s steps);
+# BENCH_FLAGS=--full for 3 runs of 5 s steps.
+bench-throughput: $(B)/fwnode
+	bench/throughput $(or $(BENCH_FLAGS),--quick)
+
+# The figures (gnuplot) of a results directory: RESULTS=bench/results/<date>, default latest.
+bench-plot:
+	bench/plot $(or $(RESULTS),bench/results/latest)
 
 base-image:
 	docker/engine

@@ -8,7 +8,7 @@ pkgs=(
     iproute2 ethtool iputils-ping procps psmisc tcpdump nftables
     nginx-light curl apache2-utils nmap socat iperf3 python3-scapy
     redis-server redis-tools redis-sentinel valgrind
-    conntrackd conntrack iputils-arping
+    conntrackd conntrack iputils-arping netsniff-ng gnuplot-nox
     docker.io docker-compose debootstrap
 )
 missing=()
