@@ -74,13 +74,21 @@ static void usage(FILE *out)
     config_usage(fwnode_options, out);
 }
 
+/* The frames the kernel dropped because a capture ring was full, both sides together. */
+static void update_capture_drops(struct fwnode *w)
+{
+    uint64_t d = 0;
+    for (int s = 0; s < 2; s++)
+        if (w->cap[s])
+            d += capture_kernel_drops(w->cap[s]);
+    w->pl.stats.capture_drops = d;
+}
+
 static void write_stats(struct fwnode *w)
 {
     if (!w->set.stats_file || !w->set.stats_file[0])
         return;
-    for (int s = 0; s < 2; s++)
-        if (w->cap[s])
-            w->pl.stats.capture_drops = capture_kernel_drops(w->cap[s]);
+    update_capture_drops(w);
     if (stats_write_file(&w->pl.stats, w->set.stats_file) != 0)
         log_warn("cannot write %s", w->set.stats_file);
 }
@@ -173,6 +181,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     if (w->cluster)
         check_links(w);
     if (ev_now(loop) >= w->stats_due) {
+        update_capture_drops(w);
         write_stats(w);
         if (w->store)
             store_publish_stats(w->store, &w->pl.stats, now);
