@@ -42,6 +42,20 @@ static int set_filter(pcap_t *p, const char *filter, char *err, size_t errlen)
     return 0;
 }
 
+/* The MTU of iface, or -1. */
+static int iface_mtu(const char *iface)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+    int rc = ioctl(fd, SIOCGIFMTU, &ifr);
+    close(fd);
+    return rc == 0 && ifr.ifr_mtu > 0 && ifr.ifr_mtu <= 65535 - 18 ? ifr.ifr_mtu : -1;
+}
+
 struct capture *capture_open_live(const char *iface, const char *filter, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -56,7 +70,11 @@ struct capture *capture_open_live(const char *iface, const char *filter, char *e
         snprintf(err, errlen, "%s: %s", iface, ebuf);
         goto fail;
     }
-    pcap_set_snaplen(c->p, 65535);
+    /* The ring's slots are as large as the snapshot length: a whole frame at the interface's
+     * MTU (and a VLAN tag), not 64 KiB, so the same buffer holds ~30x more frames for bursts.
+     * A larger frame (offloads left on) arrives truncated and the parser drops it, counted. */
+    int mtu = iface_mtu(iface);
+    pcap_set_snaplen(c->p, mtu > 0 ? mtu + 18 : 65535);
     pcap_set_promisc(c->p, 1);
     pcap_set_immediate_mode(c->p, 1);
     pcap_set_buffer_size(c->p, 8 << 20);
