@@ -5,6 +5,7 @@
 #   make demo       the lab's cluster under load, an active worker killed: failover report
 #   make bench-fastpath   per-packet cost of the worker's fast path
 #   make bench-conntrackd the conntrackd active/backup pair's failover under load (peer baseline)
+#   make bench-failover   the cluster's failover under load: an active worker killed, per sync level
 #   make base-image  debian:bookworm-slim for the Dockerfiles (debootstrap when not pullable)
 #   make images      the container images (docker/build); compose.yaml runs them
 
@@ -30,7 +31,7 @@ LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(B)/san/%.o)
 TESTS        := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
 
-.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd clean format check-format
+.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd bench-failover clean format check-format
 
 all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san $(B)/storertt
 
@@ -103,6 +104,10 @@ bench-full: all
 # The conntrackd peer baseline (quick: 3 takeovers); BENCH_FLAGS=--full for 10.
 bench-conntrackd: $(B)/fwnode
 	bench/conntrackd $(or $(BENCH_FLAGS),--quick)
+
+# The cluster's failover (issue 4, "Speed"; quick: 3 kills per level); BENCH_FLAGS=--full for 10.
+bench-failover: $(B)/fwnode $(B)/emgr
+	bench/failover $(or $(BENCH_FLAGS),--quick)
 
 base-image:
 	docker/engine
