@@ -6,7 +6,9 @@
 #   make bench-fastpath   per-packet cost of the worker's fast path
 #   make bench-conntrackd the conntrackd active/backup pair's failover under load (peer baseline)
 #   make bench-throughput established-flow packets/s: worker, worker SCHED_FIFO, kernel firewall
-#   make bench-plot  PNG figures from a results directory (RESULTS=dir, default the latest)
+#   make bench-plot       PNG figures from a results directory (RESULTS=dir, default the latest)
+#   make bench-modes / bench-clustersize   the sync modes / cluster sizes (quick)
+#   make bench-failover   the cluster's failover under load: an active worker killed, per sync level
 #   make base-image  debian:bookworm-slim for the Dockerfiles (debootstrap when not pullable)
 #   make images      the container images (docker/build); compose.yaml runs them
 
@@ -32,7 +34,7 @@ LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(B)/san/%.o)
 TESTS        := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
 
-.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd bench-throughput bench-plot clean format check-format
+.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd bench-throughput bench-plot bench-failover bench-modes bench-clustersize clean format check-format
 
 all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san $(B)/storertt
 
@@ -95,7 +97,8 @@ demo: all
 bench-fastpath: $(B)/fwnode
 	bench/fastpath
 
-# The sync-mode benchmark in the lab (quick: a few minutes); bench-full: 10 runs of 10,000.
+# The benchmark suite in the lab (bench/run: every experiment, summary.md, plots; quick: about
+# 15 minutes); bench-full: the paper's size. Each experiment also has a target below.
 bench: all
 	bench/run --quick
 
@@ -114,6 +117,15 @@ bench-throughput: $(B)/fwnode
 # The figures (gnuplot) of a results directory: RESULTS=bench/results/<date>, default latest.
 bench-plot:
 	bench/plot $(or $(RESULTS),bench/results/latest)
+# The cluster's failover (issue 4, "Speed"; quick: 3 kills per level); BENCH_FLAGS=--full for 10.
+bench-modes: all
+	bench/modes $(or $(BENCH_FLAGS),--quick)
+
+bench-clustersize: all
+	bench/clustersize $(or $(BENCH_FLAGS),--quick)
+
+bench-failover: $(B)/fwnode $(B)/emgr
+	bench/failover $(or $(BENCH_FLAGS),--quick)
 
 base-image:
 	docker/engine
