@@ -117,13 +117,15 @@ bench-throughput: $(B)/fwnode
 # The figures (gnuplot) of a results directory: RESULTS=bench/results/<date>, default latest.
 bench-plot:
 	bench/plot $(or $(RESULTS),bench/results/latest)
-# The cluster's failover (issue 4, "Speed"; quick: 3 kills per level); BENCH_FLAGS=--full for 10.
+
+# The sync modes (quick: concurrency 100, both host profiles) and the cluster sizes (quick).
 bench-modes: all
 	bench/modes $(or $(BENCH_FLAGS),--quick)
 
 bench-clustersize: all
 	bench/clustersize $(or $(BENCH_FLAGS),--quick)
 
+# The cluster's failover (issue 4, "Speed"; quick: 3 kills per level); BENCH_FLAGS=--full for 10.
 bench-failover: $(B)/fwnode $(B)/emgr
 	bench/failover $(or $(BENCH_FLAGS),--quick)
 
