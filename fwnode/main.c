@@ -291,6 +291,8 @@ static void on_cluster_map(void *arg, uint64_t epoch, uint32_t nbuckets, const c
     w->steer.owned_count = (uint32_t)n;
     w->steer.epoch = epoch;
     pipeline_set_owned(&w->pl, w->steer.owned, nbuckets);
+    if (gained)
+        pipeline_taken_over(&w->pl, w->new_owned, nbuckets, (uint64_t)(ev_time() * 1e9));
     if (apply_filters(w) != 0)
         return;
     if (gained && w->store && store_mode(w->store)->level != SYNC_LEVEL_NONE)

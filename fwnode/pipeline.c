@@ -49,6 +49,7 @@ int pipeline_init(struct pipeline *pl, const struct fwnode_settings *set, struct
     pl->to_udp_stream = (uint64_t)set->to_udp_stream * NS_PER_S;
     pl->to_icmp = (uint64_t)set->to_icmp * NS_PER_S;
     pl->loose = set->tcp_loose;
+    pl->pickup_ns = (uint64_t)set->takeover_pickup_ms * 1000000ull;
     pl->checksum = set->checksum;
     if (pipeline_set_rules(pl, &set->rules, err, errlen) != 0)
         return -1;
@@ -69,6 +70,9 @@ int pipeline_init(struct pipeline *pl, const struct fwnode_settings *set, struct
 
 void pipeline_free(struct pipeline *pl)
 {
+    free(pl->taken_ns);
+    pl->taken_ns = NULL;
+    pl->taken_n = 0;
     free(pl->rl);
     pl->rl = NULL;
     classify_free(pl->cls);
@@ -184,8 +188,32 @@ static struct conn *table_insert(struct pipeline *pl, const struct flow_key *k, 
 
 /* Creates the connection for the first packet of a flow, if the rules allow it. Returns the new
  * entry, or NULL when the packet was dropped (and counted). */
+bool pipeline_takeover_pickup(int level, bool looked_up, uint64_t taken_ns, uint64_t now_ns,
+                              uint64_t pickup_ns)
+{
+    return level == SYNC_LEVEL_ESTABLISHED && looked_up && taken_ns && now_ns >= taken_ns &&
+           now_ns - taken_ns < pickup_ns;
+}
+
+void pipeline_taken_over(struct pipeline *pl, const uint8_t *gained, uint32_t nbuckets,
+                         uint64_t now_ns)
+{
+    if (pl->taken_n != nbuckets) {
+        uint64_t *t = calloc(nbuckets, sizeof(*t));
+        if (!t)
+            return; /* no pickup: the strict behaviour */
+        free(pl->taken_ns);
+        pl->taken_ns = t;
+        pl->taken_n = nbuckets;
+    }
+    for (uint32_t b = 0; b < nbuckets; b++)
+        if (gained[b])
+            pl->taken_ns[b] = now_ns;
+}
+
 static struct conn *conn_create(struct pipeline *pl, int side, const struct pkt *p,
-                                const struct flow_key *k, uint32_t h, bool src_is_a, uint64_t ts)
+                                const struct flow_key *k, uint32_t h, bool src_is_a, uint64_t ts,
+                                bool loose)
 {
     struct tcp_track tr;
     uint8_t state;
@@ -212,7 +240,7 @@ static struct conn *conn_create(struct pipeline *pl, int side, const struct pkt 
     }
     if (p->l4.proto == PKT_IPPROTO_TCP) {
         struct tcp_seg s = tcp_seg_of(p);
-        enum tcp_verdict v = tcp_state_new(&tr, &s, pl->loose);
+        enum tcp_verdict v = tcp_state_new(&tr, &s, pl->loose || loose);
         if (v != TCP_OK) {
             pl->stats.drop_tcp[v]++;
             pl->stats.pkts_drop++;
@@ -442,8 +470,14 @@ static void frame_run(struct pipeline *pl, int side, const uint8_t *frame, uint3
         case MISS_CREATE:
             break;
         }
-        if (!(c = conn_create(pl, side, &p, &k, h, src_is_a, ts)))
+        uint32_t b = flow_bucket(flow_steer_hash(&p.l4), pl->taken_n ? pl->taken_n : 1);
+        bool pickup = pl->store && pl->taken_n &&
+                      pipeline_takeover_pickup(store_mode(pl->store)->level, looked_up,
+                                               pl->taken_ns[b], ts, pl->pickup_ns);
+        if (!(c = conn_create(pl, side, &p, &k, h, src_is_a, ts, pickup)))
             return;
+        if (pickup && c->key.proto == PKT_IPPROTO_TCP && c->tcp.loose == TCP_LOOSE_PICKUP)
+            pl->stats.conns_pickup++;
     } else {
         int dir = src_is_a == (bool)c->orig_is_a ? TCP_DIR_ORIG : TCP_DIR_REPLY;
         if ((dir == TCP_DIR_ORIG) != (side == c->orig_side)) {

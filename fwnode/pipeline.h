@@ -34,9 +34,13 @@ struct pipeline {
     uint8_t vip6[2][16];         /* virtual gateway IPv6 per side */
     uint64_t to_tcp[TCP_ST_MAX]; /* timeouts in ns */
     uint64_t to_udp, to_udp_stream, to_icmp;
-    bool loose;    /* TCP mid-stream pickup */
-    bool checksum; /* verify transport checksums */
-    char err[256]; /* the last egress error */
+    bool loose;         /* TCP mid-stream pickup */
+    uint64_t *taken_ns; /* owned; [bucket]: when it was taken over (0: never), for pickup_ns */
+    uint32_t taken_n;   /* entries of taken_ns */
+    uint64_t pickup_ns; /* level established: how long after a takeover a flow missing from the
+                         * store may be picked up mid-stream in the buckets taken over */
+    bool checksum;      /* verify transport checksums */
+    char err[256];      /* the last egress error */
 };
 
 /* Builds a pipeline from settings (rules compiled, table allocated). Returns 0, or -1 with err. */
@@ -50,6 +54,18 @@ int pipeline_set_rules(struct pipeline *pl, const struct ruleset *rules, char *e
 /* Processes one frame that arrived on side (SIDE_A, SIDE_B or SIDE_UNKNOWN) at ts_ns. */
 void pipeline_frame(struct pipeline *pl, int side, const uint8_t *frame, uint32_t len,
                     uint64_t ts_ns);
+
+/* Notes the buckets b with gained[b] as taken over at now_ns (see pipeline_takeover_pickup). */
+void pipeline_taken_over(struct pipeline *pl, const uint8_t *gained, uint32_t nbuckets,
+                         uint64_t now_ns);
+
+/* Whether a TCP flow missing from the store may be picked up mid-stream (as with
+ * conntrack.loose): at level established handshake states are not shared, so a connection whose
+ * handshake was in flight at a takeover is known to no one; for pickup_ns after its bucket was
+ * taken over (taken_ns) such a flow, once looked up and not found, is picked up. Never at levels
+ * full (everything is shared) and none (strict by choice). Pure. */
+bool pipeline_takeover_pickup(int level, bool looked_up, uint64_t taken_ns, uint64_t now_ns,
+                              uint64_t pickup_ns);
 
 /* Sends the packets egress has queued. Returns how many the kernel refused (counted as egress
  * drops; pl->err says why). */

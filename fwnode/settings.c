@@ -93,6 +93,11 @@ const struct cfg_option fwnode_options[] = {
      NULL, "connection table maximum; beyond it new connections are dropped"},
     {"tcp_loose", "FW_TCP_LOOSE", "conntrack.loose", CFG_BOOL, "false", OFF(tcp_loose), 0, 0, NULL,
      NULL, "pick up TCP connections mid-stream (off: strict)"},
+    {"takeover_pickup_ms", "FW_TAKEOVER_PICKUP_MS", "conntrack.takeover_pickup_ms", CFG_INT, "3000",
+     OFF(takeover_pickup_ms), 0, 600000, NULL, NULL,
+     "level established: for this long after a takeover, a TCP flow of the buckets taken over "
+     "that is missing from Redis (its handshake was in flight) is picked up mid-stream, if the "
+     "rules allow its direction (0: strict)"},
     {"checksum", "FW_CHECKSUM", "conntrack.checksum", CFG_BOOL, "true", OFF(checksum), 0, 0, NULL,
      NULL, "verify TCP/UDP/ICMP checksums and drop bad ones"},
     {"rate_per_source", "FW_RATE_PER_SOURCE", "conntrack.rate_per_source", CFG_INT, "0",

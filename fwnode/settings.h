@@ -22,11 +22,12 @@ struct fwnode_settings {
     struct fwnode_side_settings side[2]; /* [0] side A, [1] side B */
     long conn_max;                       /* connection table maximum */
     bool tcp_loose;                      /* mid-stream pickup */
-    bool checksum;                       /* verify transport checksums */
-    long rate_per_source; /* new connections per second per source address, 0: no limit */
-    long rate_burst;      /* their burst, 0: the rate */
-    char *user;           /* run as this user once the captures and sockets are open */
-    long rt_priority;     /* SCHED_FIFO priority of the worker, 0: normal scheduling */
+    long takeover_pickup_ms; /* level established: mid-stream pickup this long after a takeover */
+    bool checksum;           /* verify transport checksums */
+    long rate_per_source;    /* new connections per second per source address, 0: no limit */
+    long rate_burst;         /* their burst, 0: the rate */
+    char *user;              /* run as this user once the captures and sockets are open */
+    long rt_priority;        /* SCHED_FIFO priority of the worker, 0: normal scheduling */
     long to_syn_sent, to_syn_recv, to_established, to_fin_wait, to_close_wait, to_last_ack,
         to_time_wait, to_close;          /* TCP state timeouts, seconds */
     long to_udp, to_udp_stream, to_icmp; /* pseudo-state timeouts, seconds */

@@ -91,6 +91,7 @@ void stats_write(const struct fw_stats *s, FILE *out)
     W(conns_closed);
     W(conns_adopted);
     W(conns_early_drop);
+    W(conns_pickup);
     W(conns_active);
     W(capture_drops);
     W(state_writes);

@@ -52,6 +52,7 @@ struct fw_stats {
     uint64_t conns_closed;     /* TCP connections removed after close */
     uint64_t conns_adopted;    /* connections taken over from the shared store */
     uint64_t conns_early_drop; /* unassured connections dropped at a full table for a new one */
+    uint64_t conns_pickup;     /* picked up mid-stream in buckets just taken over (established) */
     uint64_t conns_active;     /* in the table now (gauge) */
     uint64_t drop_parse[PKT_DROP_MAX];
     uint64_t drop_tcp[TCP_VERDICT_MAX];

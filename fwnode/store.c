@@ -323,8 +323,9 @@ int store_conn_key_parse(const char *s, size_t len, struct flow_key *k)
 
 const char store_function_source[] =
     "#!lua name=" KEYS_FUNCTION_LIBRARY "\n"
-    "-- fw_put(conn key, bucket key; value, ttl ms, rank): writes an entry and its index entry\n"
-    "-- together, unless the stored entry is of a higher rank: a state never moves backwards.\n"
+    "-- fw_put(conn key, bucket key; value, ttl ms, rank[, index]): writes an entry and its index\n"
+    "-- entry together (index '0': the entry is indexed already), unless the stored entry is of a\n"
+    "-- higher rank: a state never moves backwards.\n"
     "redis.register_function('fw_put', function(keys, args)\n"
     "  local old = redis.call('GET', keys[1])\n"
     "  if old then\n"
@@ -332,7 +333,7 @@ const char store_function_source[] =
     "    if r and r > tonumber(args[3]) then return 0 end\n"
     "  end\n"
     "  redis.call('SET', keys[1], args[1], 'PX', args[2])\n"
-    "  redis.call('SADD', keys[2], keys[1])\n"
+    "  if args[4] ~= '0' then redis.call('SADD', keys[2], keys[1]) end\n"
     "  return 1\n"
     "end)\n";
 
@@ -719,12 +720,16 @@ static int send_plan(struct store *st, int lane, const struct conn *c, const str
             return -1;
         snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)(ttl_ms ? ttl_ms : 1));
         snprintf(rank, sizeof(rank), "%u", store_rank(c->key.proto, c->state));
+        /* the bucket index gets the key with the connection's first write; later writes (and
+         * those of a worker that took the entry over) find it there */
+        bool index = c->stored_state == 0;
         if (p->multi) {
-            rc |= redis_ev_cmd(r, on_plain_reply, st, "FCALL fw_put 2 %s %s %s %s %s", key, idx,
-                               val, ttl, rank);
+            rc |= redis_ev_cmd(r, on_plain_reply, st, "FCALL fw_put 2 %s %s %s %s %s %s", key, idx,
+                               val, ttl, rank, index ? "1" : "0");
         } else {
             rc |= redis_ev_cmd(r, wfn, warg, "SET %s %s PX %s", key, val, ttl);
-            rc |= redis_ev_cmd(r, on_plain_reply, st, "SADD %s %s", idx, key);
+            if (index)
+                rc |= redis_ev_cmd(r, on_plain_reply, st, "SADD %s %s", idx, key);
         }
         st->stats->state_writes++;
     } else {

@@ -197,6 +197,23 @@ static void test_miss_lookup_or_not(void **state)
     assert_int_equal(pipeline_on_miss(T, TCPF_ACK, true, true, 0, 10), MISS_CREATE);
 }
 
+/* Mid-stream pickup after a takeover: only at level established, only once the store was asked,
+ * only within the window after the bucket was taken over, never for a bucket never taken over. */
+static void test_takeover_pickup(void **state)
+{
+    (void)state;
+    const uint64_t s = 1000000000ull, w = 3 * s, t0 = 100 * s;
+    assert_true(pipeline_takeover_pickup(SYNC_LEVEL_ESTABLISHED, true, t0, t0, w));
+    assert_true(pipeline_takeover_pickup(SYNC_LEVEL_ESTABLISHED, true, t0, t0 + w - 1, w));
+    assert_false(pipeline_takeover_pickup(SYNC_LEVEL_ESTABLISHED, true, t0, t0 + w, w));
+    assert_false(pipeline_takeover_pickup(SYNC_LEVEL_ESTABLISHED, false, t0, t0 + 1, w));
+    assert_false(pipeline_takeover_pickup(SYNC_LEVEL_ESTABLISHED, true, 0, t0, w));
+    assert_false(pipeline_takeover_pickup(SYNC_LEVEL_ESTABLISHED, true, t0, t0 - 1, w));
+    assert_false(pipeline_takeover_pickup(SYNC_LEVEL_ESTABLISHED, true, t0, t0 + 1, 0));
+    assert_false(pipeline_takeover_pickup(SYNC_LEVEL_FULL, true, t0, t0 + 1, w));
+    assert_false(pipeline_takeover_pickup(SYNC_LEVEL_NONE, true, t0, t0 + 1, w));
+}
+
 /* A full handshake and a data segment of the client's connection from cport. */
 static void establish(struct fixture *fx, uint16_t cport)
 {
@@ -265,6 +282,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_entries_not_loaded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unowned_buckets_dropped, setup, teardown),
         cmocka_unit_test(test_miss_lookup_or_not),
+        cmocka_unit_test(test_takeover_pickup),
         cmocka_unit_test_setup_teardown(test_full_table_of_established_refuses, setup_small,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_syn_flood_early_drop, setup_small, teardown),
