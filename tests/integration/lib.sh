@@ -41,6 +41,8 @@ lab_start() {
 }
 lab_cleanup() {
     local rc=$?
+    # FWLAB_KEEP_LOGS=DIR: the lab's logs are kept there (for a failure's post-mortem)
+    if [ -n "${FWLAB_KEEP_LOGS:-}" ]; then mkdir -p "$FWLAB_KEEP_LOGS" && cp "$STATE"/*.log "$FWLAB_KEEP_LOGS/" 2>/dev/null; fi
     "$FWLAB" down >/dev/null 2>&1 || true
     exit $rc
 }
