@@ -140,10 +140,11 @@ const struct cfg_option fwnode_options[] = {
     SYNC_OPT_ROWS(struct fwnode_settings, sync, "none"),
     {"buckets", "FW_BUCKETS", "sync.buckets", CFG_INT, "1024", OFF(buckets), 1, 65536, NULL,
      config_valid_pow2, "number of buckets connections hash to (a power of two)"},
-    {"connections", "FW_SYNC_CONNECTIONS", "sync.connections", CFG_INT, "4", OFF(connections), 1,
+    {"connections", "FW_SYNC_CONNECTIONS", "sync.connections", CFG_INT, "1", OFF(connections), 1,
      16, NULL, NULL,
      "connections to the Redis master the writes are spread over (by connection hash); each "
-     "group-commits on its own, so a batch waiting for its WAIT holds back only its share"},
+     "group-commits on its own, so a batch waiting for its WAIT holds back only its share; "
+     "more than 1 costs the master more work per write (use it where it has CPU to spare)"},
     REDIS_OPT_ROWS(struct fwnode_settings, redis),
     {"cluster", "FW_CLUSTER", "cluster.enabled", CFG_BOOL, "false", OFF(cluster), 0, 0, NULL, NULL,
      "join the cluster: heartbeat, follow emgr's bucket map and configuration"},

@@ -1091,8 +1091,10 @@ void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *ar
         return; /* not attached yet: it reports again when it is */
     struct lane *ln = &st->lane[l];
     if (up) {
-        if (l == 0)
-            st->stats->redis_reconnects = redis_ev_reconnects(r);
+        unsigned long n = 0;
+        for (int i = 0; i < st->nlanes; i++)
+            n += redis_ev_reconnects(st->lane[i].r);
+        st->stats->redis_reconnects = n;
         /* on every lane, so that it precedes the lane's own FCALLs */
         if (st->cfg.access == SYNC_ACCESS_TRANSACTION && st->cfg.level != SYNC_LEVEL_NONE)
             redis_ev_cmd(r, on_function_load, st, "FUNCTION LOAD REPLACE %s",
