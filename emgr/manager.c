@@ -31,6 +31,8 @@ struct manager {
     bool again;          /* an event came during it: reconcile once more */
     bool map_loaded;     /* the map in Redis was read after becoming leader */
     bool notify_refused; /* CONFIG SET notify-keyspace-events was refused (said once) */
+    uint64_t grace_until; /* ms: until then a worker alive before is not failed for a missing
+                           * heartbeat (the lead was just taken, maybe on a new master) */
     struct assign_member members[ASSIGN_MAX_MEMBERS];
     size_t nmembers;
     struct assign_map map, next;
@@ -233,6 +235,8 @@ static void apply_membership(struct manager *m, const struct redis_reply *ids,
         for (size_t d = 0; d < redis_reply_count(drains); d++)
             if (strcmp(redis_reply_str(redis_reply_elem(drains, d), NULL), id) == 0)
                 draining = true;
+        if (!alive && m->members[k].alive && now_ms() < m->grace_until)
+            continue; /* its heartbeat may not be on this master yet: the next reads decide */
         if (alive != m->members[k].alive)
             log_info("worker %s %s", id, alive ? "joined" : "failed (no heartbeat)");
         m->members[k].alive = alive;
@@ -368,6 +372,11 @@ static void on_map_loaded(struct redis_ev *r, const struct redis_reply *rr, void
 
 static void become_leader(struct manager *m)
 {
+    /* After a Redis master failover every heartbeat key is as old as the replica's copy: the
+     * workers, which follow the Sentinels too, need a moment to write theirs on the new master.
+     * Ten heartbeat lifetimes, at least a second. */
+    long grace = 10 * m->o->heartbeat_ms * m->o->misses;
+    m->grace_until = now_ms() + (uint64_t)(grace > 1000 ? grace : 1000);
     m->leader = true;
     m->map_loaded = false;
     log_info("%s leads the cluster", m->o->id);
