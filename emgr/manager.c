@@ -26,11 +26,11 @@ struct manager {
     manager_reload_fn reload;
     void *reload_arg;
     bool leader;
-    bool lease_pending;  /* a lease command is in flight */
-    bool reconciling;    /* a membership read is in flight */
-    bool again;          /* an event came during it: reconcile once more */
-    bool map_loaded;     /* the map in Redis was read after becoming leader */
-    bool notify_refused; /* CONFIG SET notify-keyspace-events was refused (said once) */
+    bool lease_pending;   /* a lease command is in flight */
+    bool reconciling;     /* a membership read is in flight */
+    bool again;           /* an event came during it: reconcile once more */
+    bool map_loaded;      /* the map in Redis was read after becoming leader */
+    bool notify_refused;  /* CONFIG SET notify-keyspace-events was refused (said once) */
     uint64_t grace_until; /* ms: until then a worker alive before is not failed for a missing
                            * heartbeat (the lead was just taken, maybe on a new master) */
     struct assign_member members[ASSIGN_MAX_MEMBERS];
