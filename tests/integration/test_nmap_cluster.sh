@@ -41,8 +41,11 @@ nmap_scan "SYN scan client -> server (IPv4): only 80, 443 open" fwl-client 1025 
 nmap_scan "SYN scan client -> server (IPv6): only 80, 443 open" fwl-client 1025 \
     80,443 'filtered|closed' -6 -sS -p "$FULL" "$SRV6"
 f1=$(sum pkts_fwd)
-check "both actives forwarded probes (node1 $(stat_get pkts_fwd node1), node2 $(stat_get pkts_fwd node2) packets)" \
-    test "$(stat_get pkts_fwd node1)" -gt 0 -a "$(stat_get pkts_fwd node2)" -gt 0
+# Every port's probes hash over all buckets, so both actives handle some; only the allowed ports'
+# probes are forwarded, and 80 and 443 fall in the same half for a given source port, so the
+# check counts what each received.
+check "both actives handled probes (node1 $(stat_get pkts_in node1), node2 $(stat_get pkts_in node2) packets in)" \
+    test "$(stat_get pkts_in node1)" -gt 100 -a "$(stat_get pkts_in node2)" -gt 100
 d0=$(sum pkts_drop)
 nmap_scan "ACK scan client -> server: every port filtered" fwl-client 302 "" 'filtered' -sA -p "$SMALL" "$SRV4"
 d1=$(sum pkts_drop)
