@@ -86,9 +86,9 @@ static void update_capture_drops(struct fwnode *w)
 
 static void write_stats(struct fwnode *w)
 {
+    update_capture_drops(w); /* also for the counters published to Redis */
     if (!w->set.stats_file || !w->set.stats_file[0])
         return;
-    update_capture_drops(w);
     if (stats_write_file(&w->pl.stats, w->set.stats_file) != 0)
         log_warn("cannot write %s", w->set.stats_file);
 }
@@ -181,7 +181,6 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     if (w->cluster)
         check_links(w);
     if (ev_now(loop) >= w->stats_due) {
-        update_capture_drops(w);
         write_stats(w);
         if (w->store)
             store_publish_stats(w->store, &w->pl.stats, now);

@@ -470,10 +470,11 @@ static void frame_run(struct pipeline *pl, int side, const uint8_t *frame, uint3
         case MISS_CREATE:
             break;
         }
-        uint32_t b = flow_bucket(flow_steer_hash(&p.l4), pl->taken_n ? pl->taken_n : 1);
-        bool pickup = pl->store && pl->taken_n &&
-                      pipeline_takeover_pickup(store_mode(pl->store)->level, looked_up,
-                                               pl->taken_ns[b], ts, pl->pickup_ns);
+        bool pickup =
+            looked_up && pl->store && pl->taken_n &&
+            pipeline_takeover_pickup(store_mode(pl->store)->level, looked_up,
+                                     pl->taken_ns[flow_bucket(flow_steer_hash(&p.l4), pl->taken_n)],
+                                     ts, pl->pickup_ns);
         if (!(c = conn_create(pl, side, &p, &k, h, src_is_a, ts, pickup)))
             return;
         if (pickup && c->key.proto == PKT_IPPROTO_TCP && c->tcp.loose == TCP_LOOSE_PICKUP)

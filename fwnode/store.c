@@ -693,23 +693,23 @@ static uint32_t key_steer_hash(const struct flow_key *k)
     return flow_steer_hash(&t);
 }
 
-/* The lane of c's writes. */
-static int lane_of_conn(const struct store *st, const struct conn *c)
+/* The lane of the writes of a connection whose steering hash is h. */
+static int lane_of(const struct store *st, uint32_t h)
 {
-    return st->nlanes > 1 ? (int)(key_steer_hash(&c->key) % (uint32_t)st->nlanes) : 0;
+    return st->nlanes > 1 ? (int)(h % (uint32_t)st->nlanes) : 0;
 }
 
-/* Sends the commands of plan p for c. rp: the release point waiting on them (may be NULL).
- * Returns 0, or -1 when nothing could be sent. */
-static int send_plan(struct store *st, int lane, const struct conn *c, const struct store_plan *p,
+/* Sends the commands of plan p for c, whose steering hash is h. rp: the release point waiting on
+ * them (may be NULL). Returns 0, or -1 when nothing could be sent. */
+static int send_plan(struct store *st, uint32_t h, const struct conn *c, const struct store_plan *p,
                      uint64_t ttl_ms, struct relpoint *rp, bool exec_releases)
 {
     char key[KEYS_MAX], idx[KEYS_MAX], val[STORE_VALUE_MAX], ttl[24], rank[8];
     if (store_conn_key(&c->key, key, sizeof(key)) < 0)
         return -1;
-    uint32_t bucket = flow_bucket(key_steer_hash(&c->key), st->cfg.buckets);
+    uint32_t bucket = flow_bucket(h, st->cfg.buckets);
     keys_bucket(idx, sizeof(idx), bucket);
-    struct redis_ev *r = st->lane[lane].r;
+    struct redis_ev *r = st->lane[lane_of(st, h)].r;
     redis_ev_reply_fn wfn = rp ? on_write_reply : on_plain_reply;
     void *warg = rp ? (void *)rp : (void *)st;
     int rc = 0;
@@ -761,19 +761,23 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     struct store_plan p =
         store_plan(cfg->level, cfg->strategy, cfg->access, c->key.proto, c->state, c->stored_state);
     uint64_t ttl_ms = timeout_ns / 1000000;
-    int lane = lane_of_conn(st, c);
     if (p.op == STORE_OP_NONE) {
         /* a long-lived entry: refresh its TTL at most once per half its timeout, never held */
         if (c->stored_state && c->stored_state == c->state &&
-            now_ns - c->stored_ns > timeout_ns / 2 && lane_up(st, lane)) {
+            now_ns - c->stored_ns > timeout_ns / 2) {
+            uint32_t h = key_steer_hash(&c->key);
             struct store_plan refresh = {STORE_OP_PUT, false, false, false};
-            if (send_plan(st, lane, c, &refresh, ttl_ms, NULL, false) == 0) {
+            if (lane_up(st, lane_of(st, h)) &&
+                send_plan(st, h, c, &refresh, ttl_ms, NULL, false) == 0) {
                 c->stored_ns = now_ns;
                 st->stats->ttl_refreshes++;
             }
         }
         return 0;
     }
+    /* the steering hash only for a write: most packets change no state */
+    uint32_t h = key_steer_hash(&c->key);
+    int lane = lane_of(st, h);
     if (!lane_up(st, lane)) {
         if (p.op == STORE_OP_DEL) {
             st->stats->writes_lost++; /* the entry stays until its TTL */
@@ -802,7 +806,7 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
             exec_releases = true;
         }
     }
-    if (send_plan(st, lane, c, &p, ttl_ms, rp, exec_releases) != 0) {
+    if (send_plan(st, h, c, &p, ttl_ms, rp, exec_releases) != 0) {
         st->stats->redis_errors++;
         if (exec_releases) {
             rp->failed = true;
@@ -819,13 +823,14 @@ void store_forget(struct store *st, const struct conn *c)
 {
     if (!c->stored_state)
         return;
-    int lane = lane_of_conn(st, c);
+    uint32_t h = key_steer_hash(&c->key);
+    int lane = lane_of(st, h);
     if (!lane_up(st, lane)) {
         st->stats->writes_lost++; /* the entry stays until its TTL */
         return;
     }
     struct store_plan p = {STORE_OP_DEL, st->cfg.access == SYNC_ACCESS_TRANSACTION, false, false};
-    if (send_plan(st, lane, c, &p, 0, NULL, false) != 0)
+    if (send_plan(st, h, c, &p, 0, NULL, false) != 0)
         st->stats->redis_errors++;
 }
 

@@ -152,6 +152,36 @@ restart_node1() {
     env "$@" "$FWLAB" start node1 >/dev/null 2>&1 || return 1
     wait_until 10 worker_connected node1
 }
+# node1_with POLICY [VAR=VALUE...]: restart node1 at level full, sync, transaction, replicas all,
+# WAIT timeout $TO_MS, with fail-POLICY
+node1_with() {
+    local p=$1
+    shift
+    restart_node1 FW_SYNC_POLICY="$p" FW_SYNC_LEVEL=full FW_SYNC_STRATEGY=sync \
+        FW_SYNC_ACCESS=transaction FW_SYNC_WAIT_TIMEOUT_MS="$TO_MS" FW_SYNC_REPLICAS=all "$@"
+}
+# curl_1b [TIMEOUT_S]: one request for /1b through the firewall succeeds (default 5 s)
+curl_1b() { [ "$(inc curl -sS -m "${1:-5}" http://10.10.2.10/1b 2>/dev/null)" = x ]; }
+# curl_t [TIMEOUT_S]: curl's exit status and time_connect of one request
+curl_t() {
+    local out rc
+    out=$(inc curl -sS -o /dev/null -m "${1:-5}" -w '%{time_connect}' http://10.10.2.10/1b 2>/dev/null)
+    rc=$?
+    echo "$rc $out"
+}
+# conn_key PORT: the Redis key of the client's connection from PORT to the server's port 80
+conn_key() { echo "fw:conn:tcp:10.10.1.10:$1:10.10.2.10:80"; }
+
+# paced_download NAME PORT RATE MAX_S: a download of /big from client port PORT, paced to RATE
+# by htb at the server, captured at the client into NAME-cli; checks that it is established
+paced_download() {
+    local name=$1 port=$2 rate=$3 max=$4
+    check "htb on the server's eth0 (to pace the download)" shape_init
+    shape_port "$port" "$rate"
+    pcap_start fwl-client "$name-cli" "tcp port $port"
+    xfer_start "$name" "$port" -m "$max" --speed-limit 1000 --speed-time 10
+    check "the download is established" wait_until 5 xfer_established "$port"
+}
 
 # ---- captures, long transfers, buckets (test_store_restart, test_store_redis_down, test_cluster_*) ----
 # pcap_start NS NAME FILTER...: capture NS's eth0 into $STATE/NAME.pcap (background; the pid is
@@ -347,7 +377,7 @@ owned() {
 # actives: the workers the map gives buckets, sorted, space separated
 actives() { map_buckets | tr ';' '\n' | awk -F= '$2 != "" {print $1}' | sort | tr '\n' ' ' | sed 's/ $//'; }
 # conn_owner PORT: the owner= of the connection 10.10.1.10:PORT -> 10.10.2.10:80 in Redis
-conn_owner() { rcli GET "fw:conn:tcp:10.10.1.10:$1:10.10.2.10:80" | sed -n 's/.* owner=\([^ ]*\).*/\1/p'; }
+conn_owner() { rcli GET "$(conn_key "$1")" | sed -n 's/.* owner=\([^ ]*\).*/\1/p'; }
 # log_time LINE: the epoch time (s.ns) of a log line "2026-11-26T05:27:50.686Z ..."
 log_time() { date -d "$(awk '{print $1}' <<<"$1")" +%s.%N 2>/dev/null; }
 # log_first_after FILE T0 REGEX: the first line of FILE matching REGEX logged at or after epoch T0

@@ -38,7 +38,6 @@ flood() { # flood KIND ARGS...: flood.py in the client's namespace; its JSON lin
 }
 rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$(worker_pid)/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '$1 == "VmHWM:" {print $2}' "/proc/$(worker_pid)/status" 2>/dev/null || echo 0; }
-curl_1b() { [ "$(inc curl -sS -m "${1:-3}" http://10.10.2.10/1b 2>/dev/null)" = x ]; }
 # sampler: SIGUSR1 node1 every 0.2 s and keep the largest conns_active seen in $STATE/peak
 sampler_start() {
     echo 0 >"$STATE/peak"
@@ -66,12 +65,8 @@ check "worker runs with table max $MAX (its log)" grep -q "table max $MAX\$" "$S
 check "traffic passes (curl)" curl_1b 5
 udp_ok() { [ -n "$(inc timeout 3 socat -T1 - UDP:10.10.2.10:53 <<<ping 2>/dev/null)" ]; }
 check "UDP to port 53 passes (socat)" udp_ok
-check "htb on the server's eth0 (to pace the download)" shape_init
 P=45000
-shape_port "$P" 16mbit
-pcap_start fwl-client fl-cli "tcp port $P"
-xfer_start dl "$P" -m 60 --speed-limit 1000 --speed-time 10
-check "the download is established" wait_until 5 xfer_established "$P"
+paced_download dl "$P" 16mbit 60
 sleep 0.5
 rss0=$(rss_kb)
 snap
@@ -161,10 +156,10 @@ check "Redis reads for the UDP flood stay within twice the table (store_lookups 
 
 # ---- the download and the worker ----
 check "the download finished (40 s)" xfer_wait dl 40
-pcap_stop fl-cli
+pcap_stop dl-cli
 xfer_diag dl
 check "the download through the flooded worker completes intact (exit $(xfer_rc dl), sha256)" xfer_intact dl
-r=$(pcap_rsts fl-cli)
+r=$(pcap_rsts dl-cli)
 check "no RST on the download ($r)" test "$r" -eq 0
 rss2=$(rss_kb) hwm=$(hwm_kb)
 diag "RSS of node1: before ${rss0} kB, after the SYN floods ${rss1} kB, after the UDP flood ${rss2} kB (peak VmHWM ${hwm} kB)"

@@ -19,7 +19,6 @@ sentinel_master() {
     ip netns exec fwl-mgmt /usr/bin/redis-cli -h 10.10.0.221 -p 26379 \
         SENTINEL get-master-addr-by-name fwmaster 2>/dev/null | head -n 1
 }
-curl_1b() { [ "$(inc curl -sS -m "${1:-5}" http://10.10.2.10/1b 2>/dev/null)" = x ]; }
 # hold_start COUNT SECONDS: COUNT connections to the server's port 80 from the client, held open
 # (idle) for SECONDS; their client ports go to $STATE/held.ports once all are connected
 hold_start() {
@@ -64,12 +63,8 @@ lab_start --nodes 3 --backups 1 --level full --strategy sync --access transactio
 check "node1, node2 active, node3 the backup" test "$(actives) $(role_of node3)" = "node1 node2 backup"
 old=$(sentinel_master)
 check "the Sentinels name redis0 (10.10.0.200) the master" test "$old" = 10.10.0.200
-check "htb on the server's eth0 (to pace the download)" shape_init
 P=47000
-shape_port "$P" 24mbit
-pcap_start fwl-client sf-cli "tcp port $P"
-xfer_start sf "$P" -m 50 --speed-limit 1000 --speed-time 10
-check "the download is established" wait_until 5 xfer_established "$P"
+paced_download sf "$P" 24mbit 50
 hold_start "$N" 60
 check "$N connections held open through the cluster" wait_until 15 test -s "$STATE/held.ports"
 check "the server accepted all $N (their ACKs were released by the workers)" wait_until 5 server_accepted

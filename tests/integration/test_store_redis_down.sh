@@ -31,9 +31,7 @@ node1_direct() {
     env FW_REDIS_SENTINELS= FW_REDIS_HOST=10.10.0.200 FW_SYNC_POLICY="$1" "$FWLAB" start node1 >/dev/null 2>&1 &&
         wait_until 10 direct_connected
 }
-key_of() { echo "fw:conn:tcp:10.10.1.10:$1:10.10.2.10:80"; }
-has_key() { [[ "$(dcli GET "$(key_of "$1")")" == ESTABLISHED* ]]; }
-curl_1b() { [ "$(inc curl -sS -m "${1:-5}" http://10.10.2.10/1b 2>/dev/null)" = x ]; }
+has_key() { [[ "$(dcli GET "$(conn_key "$1")")" == ESTABLISHED* ]]; }
 snap() { stats_refresh node1 || diag "stats of node1 not refreshed"; }
 master_alive() { [ "$(dcli PING)" = PONG ]; }
 master_down() { ! master_alive; }
@@ -80,7 +78,7 @@ reconnected() { snap >/dev/null 2>&1; [ "$(stat_get redis_reconnects)" -gt "$r0"
 check "open: redis_reconnects grows ($r0 -> ...)" wait_until 10 reconnected
 check "open: B's entry (opened during the outage) appears in Redis: the worker rewrote it" wait_until 5 has_key "$PB"
 check "open: A's entry is back too (the restarted master was empty)" wait_until 5 has_key "$PA"
-diag "GET $(key_of "$PB") -> $(dcli GET "$(key_of "$PB")")"
+diag "GET $(conn_key "$PB") -> $(dcli GET "$(conn_key "$PB")")"
 check "open: new connections pass after the master's return" curl_1b 5
 snap
 w1=$(stat_get state_writes) r1=$(stat_get redis_reconnects) d2=$(stat_get writes_deferred) f2=$(stat_get policy_forwards)

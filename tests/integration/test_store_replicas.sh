@@ -15,21 +15,6 @@ set -u
 
 TO_MS=400
 snap() { sleep 0.2; stats_refresh node1 || diag "stats of node1 not refreshed"; }
-# node1_with POLICY [VAR=VALUE...]: restart node1 (level full, sync, transaction, replicas all)
-node1_with() {
-    local p=$1
-    shift
-    restart_node1 FW_SYNC_POLICY="$p" FW_SYNC_LEVEL=full FW_SYNC_STRATEGY=sync \
-        FW_SYNC_ACCESS=transaction FW_SYNC_WAIT_TIMEOUT_MS=$TO_MS FW_SYNC_REPLICAS=all "$@"
-}
-curl_1b() { [ "$(inc curl -sS -m "${1:-5}" http://10.10.2.10/1b 2>/dev/null)" = x ]; }
-# curl_t: curl's exit status and time_connect of one request
-curl_t() {
-    local out rc
-    out=$(inc curl -sS -o /dev/null -m "${1:-5}" -w '%{time_connect}' http://10.10.2.10/1b 2>/dev/null)
-    rc=$?
-    echo "$rc $out"
-}
 json() { # json 'JSON' KEY
     "$PY" -c 'import json,sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$1" "$2" 2>/dev/null
 }

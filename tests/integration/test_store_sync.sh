@@ -54,9 +54,9 @@ stats_now() {
     sleep 0.2
     stats_refresh || diag "stats file not refreshed after SIGUSR1"
 }
-# node1_with POLICY LEVEL STRATEGY [ACCESS]: restart node1 with these settings and the 400 ms
+# node1_mode POLICY LEVEL STRATEGY [ACCESS]: restart node1 with these settings and the 400 ms
 # WAIT timeout
-node1_with() {
+node1_mode() {
     restart_node1 FW_SYNC_POLICY="$1" FW_SYNC_LEVEL="$2" FW_SYNC_STRATEGY="$3" \
         FW_SYNC_ACCESS="${4:-transaction}" FW_SYNC_WAIT_TIMEOUT_MS=$TO_MS FW_SYNC_REPLICAS=all
 }
@@ -79,7 +79,7 @@ check "node1 is connected to the Redis master" wait_until 10 worker_connected no
 
 # ---- (a1) level full, sync, fail-open: the SYN waits for the WAIT timeout, then leaves ----
 c="full/sync/open, replicas paused"
-check "$c: node1 restarted (WAIT timeout $TO_MS ms)" node1_with open full sync
+check "$c: node1 restarted (WAIT timeout $TO_MS ms)" node1_mode open full sync
 stats_now
 w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
 cap_start fwl-client a1-cli "tcp port 80" && cli_cap=$CAP_PID
@@ -111,7 +111,7 @@ check "$c: the replicas are back in sync" wait_until 10 replicas_linked
 
 # ---- (a2) level full, sync, fail-closed: the SYN and its retransmissions are dropped ----
 c="full/sync/closed, replicas paused"
-check "$c: node1 restarted" node1_with closed full sync
+check "$c: node1 restarted" node1_mode closed full sync
 stats_now
 d0=$(stat_get policy_drops) w0=$(stat_get wait_timeouts)
 cap_start fwl-client a2-cli "tcp port 80" && cli_cap=$CAP_PID
@@ -141,7 +141,7 @@ check "$c: with the replicas back, a new connection passes (exit $rc, connect $t
 
 # ---- (a3) level established, sync, fail-open: the handshake-completing ACK is held ----
 c="established/sync/open, replicas paused"
-check "$c: node1 restarted" node1_with open established sync
+check "$c: node1 restarted" node1_mode open established sync
 stats_now
 w0=$(stat_get wait_timeouts)
 cap_start fwl-server a3-srv "tcp port 80" && srv_cap=$CAP_PID
@@ -172,7 +172,7 @@ check "$c: the replicas are back in sync" wait_until 10 replicas_linked
 # ---- (a4) async strategy: paused replicas change nothing ----
 for access in transaction dirty; do
     c="full/async/$access, replicas paused"
-    check "$c: node1 restarted" node1_with open full async "$access"
+    check "$c: node1 restarted" node1_mode open full async "$access"
     stats_now
     w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
     pause_replicas
@@ -199,7 +199,7 @@ replica_check() { # prints the helper's JSON line
 }
 for access in transaction dirty; do
     c="full/sync/$access, replicas running"
-    check "$c: node1 restarted" node1_with open full sync "$access"
+    check "$c: node1 restarted" node1_mode open full sync "$access"
     stats_now
     w0=$(stat_get wait_timeouts)
     out=$(replica_check)
@@ -213,7 +213,7 @@ for access in transaction dirty; do
     check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
 done
 # the async strategy, as an observation only: nothing waits for the replicas there
-check "full/async/transaction: node1 restarted" node1_with open full async transaction
+check "full/async/transaction: node1 restarted" node1_mode open full async transaction
 out=$(replica_check)
 diag "observation (not asserted), full/async/transaction, replicas running: $out"
 
