@@ -2,11 +2,14 @@
  * entry-sized value followed by WAIT, on one connection, as fwnode's sync/dirty mode issues them,
  * timed from sending to the WAIT reply. Prints p50, p90, p99 in microseconds.
  *
- *   storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT [transaction]
+ *   storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT [dirty|transaction [INTERVAL_US]]
  *
  * With "transaction": MULTI, SET, SADD, EXEC, then WAIT (the sync/transaction commands, without
- * the worker's function). */
+ * the worker's function). With INTERVAL_US: one round trip every INTERVAL_US at most (a probe of
+ * the store's latency while something else loads it, at a rate too low to add much load), until
+ * COUNT or SIGTERM / SIGINT; the percentiles are over the round trips done. */
 #include <ev.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +23,11 @@ struct run {
     struct redis_ev *r;
     int replicas, count, done;
     int multi;
+    double interval_us;
     double *lat;
     double t0;
+    ev_timer pace;
+    ev_signal term, intr;
 };
 
 static double now_us(void)
@@ -42,11 +48,29 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
         ev_break(rn->loop, EVBREAK_ALL);
         return;
     }
-    rn->lat[rn->done++] = now_us() - rn->t0;
-    if (rn->done == rn->count)
+    double t = now_us();
+    rn->lat[rn->done++] = t - rn->t0;
+    if (rn->done == rn->count) {
         ev_break(rn->loop, EVBREAK_ALL);
-    else
+    } else if (rn->interval_us > 0) {
+        double wait = rn->t0 + rn->interval_us - t;
+        ev_timer_set(&rn->pace, wait > 0 ? wait / 1e6 : 0., 0.);
+        ev_timer_start(rn->loop, &rn->pace);
+    } else {
         next(rn);
+    }
+}
+
+static void on_pace(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    next(t->data);
+}
+
+static void on_stop(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    (void)s, (void)revents;
+    ev_break(loop, EVBREAK_ALL);
 }
 
 static void next(struct run *rn)
@@ -86,7 +110,7 @@ int main(int argc, char **argv)
 {
     if (argc < 7) {
         fprintf(stderr, "usage: storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT "
-                        "[transaction]\n");
+                        "[dirty|transaction [INTERVAL_US]]\n");
         return 2;
     }
     char pw[256] = "", err[256];
@@ -96,9 +120,16 @@ int main(int argc, char **argv)
     }
     struct run rn = {.replicas = atoi(argv[5]), .count = atoi(argv[6])};
     rn.multi = argc > 7 && strcmp(argv[7], "transaction") == 0;
+    rn.interval_us = argc > 8 ? atof(argv[8]) : 0;
     if (rn.count < 1 || !(rn.lat = calloc((size_t)rn.count, sizeof(double))))
         return 2;
     rn.loop = ev_default_loop(0);
+    ev_timer_init(&rn.pace, on_pace, 0., 0.);
+    rn.pace.data = &rn;
+    ev_signal_init(&rn.term, on_stop, SIGTERM);
+    ev_signal_init(&rn.intr, on_stop, SIGINT);
+    ev_signal_start(rn.loop, &rn.term);
+    ev_signal_start(rn.loop, &rn.intr);
     struct redis_ev_config rc = {.host = argv[1],
                                  .port = atoi(argv[2]),
                                  .user = argv[3],
@@ -113,11 +144,12 @@ int main(int argc, char **argv)
     }
     ev_run(rn.loop, 0);
     redis_ev_free(rn.r);
-    if (rn.done < rn.count)
+    int n = rn.done;
+    if (n < (rn.interval_us > 0 ? 1 : rn.count))
         return 1;
-    qsort(rn.lat, (size_t)rn.count, sizeof(double), cmp);
-    printf("count %d\np50_us %.1f\np90_us %.1f\np99_us %.1f\n", rn.count,
-           rn.lat[rn.count / 2], rn.lat[rn.count * 9 / 10], rn.lat[rn.count * 99 / 100]);
+    qsort(rn.lat, (size_t)n, sizeof(double), cmp);
+    printf("count %d\np50_us %.1f\np90_us %.1f\np99_us %.1f\n", n, rn.lat[n / 2],
+           rn.lat[n * 9 / 10], rn.lat[n * 99 / 100]);
     free(rn.lat);
     return 0;
 }

@@ -51,6 +51,7 @@ struct redis_ev {
     ev_timer sentinel_timer;
     ev_timer retry; /* reconnect after the backoff */
     unsigned long reconnects;
+    unsigned long long sent, replied; /* commands queued by redis_ev_cmd(v), their replies */
     struct sub subs[MAX_SUBS];
     int nsubs;
     char addr[280];
@@ -170,6 +171,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct redis_ev *r = ac->data;
     struct pending *p = privdata;
+    r->replied++;
     if (p->fn)
         p->fn(r, (const struct redis_reply *)reply, p->arg);
     free(p);
@@ -568,7 +570,26 @@ unsigned long redis_ev_reconnects(const struct redis_ev *r)
     return r->reconnects;
 }
 
+unsigned long long redis_ev_sent(const struct redis_ev *r)
+{
+    return r->sent;
+}
+
+unsigned long long redis_ev_replied(const struct redis_ev *r)
+{
+    return r->replied;
+}
+
 int redis_ev_cmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redis_ev_vcmd(r, fn, arg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *fmt, va_list ap)
 {
     if (!r->up)
         return -1;
@@ -577,14 +598,12 @@ int redis_ev_cmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char
         return -1;
     p->fn = fn;
     p->arg = arg;
-    va_list ap;
-    va_start(ap, fmt);
     int rc = redisvAsyncCommand(r->ac, on_reply, p, fmt, ap);
-    va_end(ap);
     if (rc != REDIS_OK) {
         free(p);
         return -1;
     }
+    r->sent++;
     return 0;
 }
 
@@ -602,6 +621,7 @@ int redis_ev_cmdv(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, int argc,
         free(p);
         return -1;
     }
+    r->sent++;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #ifndef FW_REDIS_EV_H
 #define FW_REDIS_EV_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -58,6 +59,7 @@ const char *redis_ev_addr(const struct redis_ev *r);
 /* Queues a command (hiredis printf-like format: %s, %b with a length, %d, %lld, ...).
  * Returns 0, or -1 when the connection is not up (fn is then not called). */
 int redis_ev_cmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *fmt, ...);
+int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *fmt, va_list ap);
 int redis_ev_cmdv(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, int argc, const char **argv,
                   const size_t *lens);
 
@@ -74,6 +76,13 @@ void redis_ev_drop(struct redis_ev *r, const char *why);
 
 /* Counters: reconnects after the first connect, and master switches seen. */
 unsigned long redis_ev_reconnects(const struct redis_ev *r);
+
+/* Commands queued by redis_ev_cmd / redis_ev_cmdv so far, and how many of their callbacks have
+ * run (a reply, or none when the connection went). Replies come in order: command number n (the
+ * value of redis_ev_sent right after it was queued) has been answered (or its connection is gone)
+ * once redis_ev_replied >= n. */
+unsigned long long redis_ev_sent(const struct redis_ev *r);
+unsigned long long redis_ev_replied(const struct redis_ev *r);
 
 enum redis_reply_type redis_reply_type(const struct redis_reply *rr);
 /* String, status and error replies; *len may be NULL. "" for other types. */

@@ -30,6 +30,7 @@ struct conn {
     uint8_t state;        /* TCP: enum tcp_st; UDP / ICMP: enum conn_pseudo */
     uint8_t setup_done;   /* the handshake-completing ACK has been seen */
     uint8_t needs_adopt;  /* loaded from the store: the TCP track starts at its next packet */
+    uint8_t store_lane;   /* the store connection that carried its last write */
     struct tcp_track tcp; /* TCP only */
     uint64_t expires_ns;  /* removed at or after this time */
     uint64_t first_ns;    /* time of the first packet (the originator's SYN) */
@@ -37,6 +38,7 @@ struct conn {
     uint8_t stored_state; /* the state last written to the shared store, 0: none */
     uint64_t stored_ns;   /* when it was written (TTL refresh) */
     uint64_t hold_need;   /* the store's release point this connection's packets wait for */
+    uint64_t store_mark;  /* its last write's command number on store_lane (redis_ev_sent) */
 };
 
 struct conntable;

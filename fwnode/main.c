@@ -118,7 +118,10 @@ static void flush_egress(struct fwnode *w)
 static void on_prepare(struct ev_loop *loop, ev_prepare *pr, int revents)
 {
     (void)pr, (void)revents;
-    flush_egress(ev_userdata(loop));
+    struct fwnode *w = ev_userdata(loop);
+    flush_egress(w);
+    if (w->store)
+        store_flush(w->store); /* a batch whose lane's WAIT returned in this round */
 }
 
 /* A capture descriptor is readable: run a batch of frames through the pipeline. */

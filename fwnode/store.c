@@ -1,6 +1,7 @@
 /* store.c: a priori synchronization of connection state in Redis: the decisions, the entry
  * format, and the I/O (writes, group-committed WAITs, held packets, lookups on miss). */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,23 +406,31 @@ struct lookup {
     struct held *head, *tail;
 };
 
-/* A point packets can wait for: an EXEC reply (async/transaction) or a WAIT reply (sync). */
+/* A point packets can wait for: an EXEC reply (async/transaction) or a WAIT reply (sync). Freed
+ * when it has completed and no callback refers to it any more. */
 struct relpoint {
     struct store *st;
     uint64_t seq;
     int lane;
-    bool failed;
+    int refs;       /* queued commands whose callback has it as argument */
+    bool failed;    /* a write of it failed, or its WAIT */
+    bool completed; /* its packets were handed out */
 };
 
-/* One connection to the master. A connection's writes always take the same lane (by its hash),
- * so they stay in order; each lane group-commits on its own, so a batch waiting for its WAIT
- * holds back only the connections of its lane. Lane 0 also carries lookups, statistics and the
- * periodic commands. Release points complete in order within a lane. */
+/* One connection to the master. Redis blocks a connection that sent WAIT until the replicas
+ * acknowledge, and commands sent behind it wait too; so a lane has at most one WAIT in flight,
+ * and the writes that come meanwhile form the next batch, whose WAIT leaves when the one in
+ * flight returns (group commit: one WAIT per round trip, however many writes). With several
+ * lanes a synchronous write takes a lane that can send its WAIT at once, unless the
+ * connection's previous write is still unanswered on its lane (then that one: a connection's
+ * writes stay in order). Lane 0 also carries lookups, statistics and the periodic commands.
+ * Release points complete in order within a lane. */
 struct lane {
     struct redis_ev *r;
-    struct relpoint *batch;   /* sync: the current batch's WAIT, not yet sent */
-    struct held *head, *tail; /* held packets, FIFO */
-    uint64_t done;            /* the last release point completed */
+    struct relpoint *batch;    /* sync: the open batch, its WAIT not sent yet */
+    struct relpoint *inflight; /* sync: the batch whose WAIT was sent, not answered yet */
+    struct held *head, *tail;  /* held packets, FIFO */
+    uint64_t done;             /* the last release point completed */
 };
 
 struct store {
@@ -563,13 +572,37 @@ static void release_ready(struct store *st, struct lane *ln, uint64_t failed_seq
 
 static void relpoint_complete(struct relpoint *rp)
 {
+    if (rp->completed)
+        return;
+    rp->completed = true;
     struct store *st = rp->st;
     struct lane *ln = &st->lane[rp->lane];
     st->results[rp->seq % RESULTS] = rp->seq << 1 | (rp->failed ? 1u : 0u);
     if (rp->seq > ln->done)
         ln->done = rp->seq;
     release_ready(st, ln, rp->failed ? rp->seq : 0);
-    free(rp);
+    if (rp->refs == 0)
+        free(rp);
+}
+
+/* One callback fewer refers to rp. */
+static void relpoint_unref(struct relpoint *rp)
+{
+    if (--rp->refs == 0 && rp->completed)
+        free(rp);
+}
+
+/* Queues a command whose callback gets rp (counted, so that rp outlives it). */
+static int relpoint_cmd(struct redis_ev *r, redis_ev_reply_fn fn, struct relpoint *rp,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redis_ev_vcmd(r, fn, rp, fmt, ap);
+    va_end(ap);
+    if (rc == 0)
+        rp->refs++;
+    return rc;
 }
 
 static struct relpoint *relpoint_new(struct store *st, int lane)
@@ -627,6 +660,7 @@ static void on_write_reply(struct redis_ev *r, const struct redis_reply *rr, voi
     enum store_outcome o = judge(rp->st, rr);
     if (o == STORE_ERROR || o == STORE_LOST)
         rp->failed = true;
+    relpoint_unref(rp);
 }
 
 /* Unwaited writes (and MULTI, SADD, SREM, HSET): counted, nobody waits. */
@@ -639,8 +673,9 @@ static void on_plain_reply(struct redis_ev *r, const struct redis_reply *rr, voi
 /* EXEC of an async transaction: the release point completes with it. */
 static void on_exec_release(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
-    on_write_reply(r, rr, arg);
-    relpoint_complete(arg);
+    struct relpoint *rp = arg;
+    on_write_reply(r, rr, rp); /* drops the EXEC's reference: freed when completed */
+    relpoint_complete(rp);
 }
 
 /* WAIT: enough replicas, or the batch failed (timeout). */
@@ -649,6 +684,9 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
     (void)r;
     struct relpoint *rp = arg;
     struct store *st = rp->st;
+    struct lane *ln = &st->lane[rp->lane];
+    if (ln->inflight == rp)
+        ln->inflight = NULL; /* the open batch's WAIT can go (store_flush) */
     int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
     switch (store_judge_wait(redis_reply_type(rr), redis_reply_int(rr), need)) {
     case STORE_OK:
@@ -663,6 +701,7 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
         break;
     }
     relpoint_complete(rp);
+    relpoint_unref(rp); /* the WAIT's */
 }
 
 /* The entry of c as stored now. */
@@ -693,25 +732,66 @@ static uint32_t key_steer_hash(const struct flow_key *k)
     return flow_steer_hash(&t);
 }
 
-/* The lane of the writes of a connection whose steering hash is h. */
+/* The lane of the writes of a connection whose steering hash is h, without group commit. */
 static int lane_of(const struct store *st, uint32_t h)
 {
     return st->nlanes > 1 ? (int)(h % (uint32_t)st->nlanes) : 0;
 }
 
-/* Sends the commands of plan p for c, whose steering hash is h. rp: the release point waiting on
- * them (may be NULL). Returns 0, or -1 when nothing could be sent. */
-static int send_plan(struct store *st, uint32_t h, const struct conn *c, const struct store_plan *p,
-                     uint64_t ttl_ms, struct relpoint *rp, bool exec_releases)
+int store_pick_lane(const uint8_t *state, int n)
+{
+    static const int rank[] = {
+        [STORE_LANE_OPEN] = 0,      /* joins a WAIT that leaves in this round */
+        [STORE_LANE_IDLE] = 1,      /* its WAIT leaves at once */
+        [STORE_LANE_BUSY_OPEN] = 2, /* joins the batch that follows the WAIT in flight */
+        [STORE_LANE_BUSY] = 3,      /* starts that batch */
+    };
+    int best = -1;
+    for (int k = 1; k <= n; k++) {
+        int i = k % n; /* lane 0 last: it also carries the lookups */
+        if (state[i] == STORE_LANE_DOWN || state[i] > STORE_LANE_BUSY_OPEN)
+            continue;
+        if (best < 0 || rank[state[i]] < rank[state[best]])
+            best = i;
+    }
+    return best;
+}
+
+/* The lane of a write of c (steering hash h). Sync strategy: the lane of c's previous write while
+ * that is unanswered (a connection's writes stay in order), else the one that commits soonest. */
+static int write_lane(const struct store *st, const struct conn *c, uint32_t h)
+{
+    if (st->cfg.strategy != SYNC_STRATEGY_SYNC || st->nlanes == 1)
+        return lane_of(st, h);
+    if (c->store_mark && c->store_lane < st->nlanes &&
+        redis_ev_replied(st->lane[c->store_lane].r) < c->store_mark)
+        return c->store_lane;
+    uint8_t state[STORE_LANES_MAX] = {0};
+    for (int i = 0; i < st->nlanes; i++) {
+        const struct lane *ln = &st->lane[i];
+        if (!redis_ev_up(ln->r))
+            state[i] = STORE_LANE_DOWN;
+        else if (ln->inflight)
+            state[i] = ln->batch ? STORE_LANE_BUSY_OPEN : STORE_LANE_BUSY;
+        else
+            state[i] = ln->batch ? STORE_LANE_OPEN : STORE_LANE_IDLE;
+    }
+    int l = store_pick_lane(state, st->nlanes);
+    return l >= 0 ? l : lane_of(st, h);
+}
+
+/* Sends the commands of plan p for c, whose steering hash is h, on lane l. rp: the release point
+ * waiting on them (may be NULL). Returns 0, or -1 when nothing could be sent. */
+static int send_plan(struct store *st, int l, uint32_t h, const struct conn *c,
+                     const struct store_plan *p, uint64_t ttl_ms, struct relpoint *rp,
+                     bool exec_releases)
 {
     char key[KEYS_MAX], idx[KEYS_MAX], val[STORE_VALUE_MAX], ttl[24], rank[8];
     if (store_conn_key(&c->key, key, sizeof(key)) < 0)
         return -1;
     uint32_t bucket = flow_bucket(h, st->cfg.buckets);
     keys_bucket(idx, sizeof(idx), bucket);
-    struct redis_ev *r = st->lane[lane_of(st, h)].r;
-    redis_ev_reply_fn wfn = rp ? on_write_reply : on_plain_reply;
-    void *warg = rp ? (void *)rp : (void *)st;
+    struct redis_ev *r = st->lane[l].r;
     int rc = 0;
     if (p->multi && redis_ev_cmd(r, on_plain_reply, st, "MULTI") != 0)
         return -1;
@@ -727,19 +807,21 @@ static int send_plan(struct store *st, uint32_t h, const struct conn *c, const s
             rc |= redis_ev_cmd(r, on_plain_reply, st, "FCALL fw_put 2 %s %s %s %s %s %s", key, idx,
                                val, ttl, rank, index ? "1" : "0");
         } else {
-            rc |= redis_ev_cmd(r, wfn, warg, "SET %s %s PX %s", key, val, ttl);
+            rc |= rp ? relpoint_cmd(r, on_write_reply, rp, "SET %s %s PX %s", key, val, ttl)
+                     : redis_ev_cmd(r, on_plain_reply, st, "SET %s %s PX %s", key, val, ttl);
             if (index)
                 rc |= redis_ev_cmd(r, on_plain_reply, st, "SADD %s %s", idx, key);
         }
         st->stats->state_writes++;
     } else {
-        rc |= redis_ev_cmd(r, p->multi ? on_plain_reply : wfn, p->multi ? (void *)st : warg,
-                           "DEL %s", key);
+        rc |= rp && !p->multi ? relpoint_cmd(r, on_write_reply, rp, "DEL %s", key)
+                              : redis_ev_cmd(r, on_plain_reply, st, "DEL %s", key);
         rc |= redis_ev_cmd(r, on_plain_reply, st, "SREM %s %s", idx, key);
         st->stats->state_deletes++;
     }
     if (p->multi)
-        rc |= redis_ev_cmd(r, exec_releases ? on_exec_release : wfn, warg, "EXEC");
+        rc |= rp ? relpoint_cmd(r, exec_releases ? on_exec_release : on_write_reply, rp, "EXEC")
+                 : redis_ev_cmd(r, on_plain_reply, st, "EXEC");
     return rc ? -1 : 0;
 }
 
@@ -766,10 +848,13 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
         if (c->stored_state && c->stored_state == c->state &&
             now_ns - c->stored_ns > timeout_ns / 2) {
             uint32_t h = key_steer_hash(&c->key);
+            int lane = write_lane(st, c, h);
             struct store_plan refresh = {STORE_OP_PUT, false, false, false};
-            if (lane_up(st, lane_of(st, h)) &&
-                send_plan(st, h, c, &refresh, ttl_ms, NULL, false) == 0) {
+            if (lane_up(st, lane) &&
+                send_plan(st, lane, h, c, &refresh, ttl_ms, NULL, false) == 0) {
                 c->stored_ns = now_ns;
+                c->store_lane = (uint8_t)lane;
+                c->store_mark = redis_ev_sent(st->lane[lane].r);
                 st->stats->ttl_refreshes++;
             }
         }
@@ -777,7 +862,7 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     }
     /* the steering hash only for a write: most packets change no state */
     uint32_t h = key_steer_hash(&c->key);
-    int lane = lane_of(st, h);
+    int lane = write_lane(st, c, h);
     if (!lane_up(st, lane)) {
         if (p.op == STORE_OP_DEL) {
             st->stats->writes_lost++; /* the entry stays until its TTL */
@@ -806,7 +891,7 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
             exec_releases = true;
         }
     }
-    if (send_plan(st, h, c, &p, ttl_ms, rp, exec_releases) != 0) {
+    if (send_plan(st, lane, h, c, &p, ttl_ms, rp, exec_releases) != 0) {
         st->stats->redis_errors++;
         if (exec_releases) {
             rp->failed = true;
@@ -816,6 +901,8 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     }
     c->stored_state = p.op == STORE_OP_PUT ? c->state : 0;
     c->stored_ns = now_ns;
+    c->store_lane = (uint8_t)lane;
+    c->store_mark = redis_ev_sent(st->lane[lane].r);
     return rp ? rp->seq : 0;
 }
 
@@ -824,13 +911,13 @@ void store_forget(struct store *st, const struct conn *c)
     if (!c->stored_state)
         return;
     uint32_t h = key_steer_hash(&c->key);
-    int lane = lane_of(st, h);
+    int lane = write_lane(st, c, h);
     if (!lane_up(st, lane)) {
         st->stats->writes_lost++; /* the entry stays until its TTL */
         return;
     }
     struct store_plan p = {STORE_OP_DEL, st->cfg.access == SYNC_ACCESS_TRANSACTION, false, false};
-    if (send_plan(st, h, c, &p, 0, NULL, false) != 0)
+    if (send_plan(st, lane, h, c, &p, 0, NULL, false) != 0)
         st->stats->redis_errors++;
 }
 
@@ -876,14 +963,16 @@ void store_flush(struct store *st)
 {
     int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
     for (int i = 0; i < st->nlanes; i++) {
-        struct relpoint *rp = st->lane[i].batch;
-        if (!rp)
-            continue;
-        st->lane[i].batch = NULL;
-        if (redis_ev_cmd(st->lane[i].r, on_wait, rp, "WAIT %d %ld", need,
-                         st->cfg.wait_timeout_ms) != 0) {
+        struct lane *ln = &st->lane[i];
+        struct relpoint *rp = ln->batch;
+        if (!rp || ln->inflight)
+            continue; /* the batch grows until the WAIT in flight returns */
+        ln->batch = NULL;
+        if (relpoint_cmd(ln->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms) != 0) {
             rp->failed = true;
             relpoint_complete(rp);
+        } else {
+            ln->inflight = rp;
         }
     }
 }
@@ -1106,12 +1195,20 @@ void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *ar
                          store_function_source);
         if (l == 0)
             redis_ev_cmd(r, on_role, st, "ROLE");
-    } else if (ln->batch) {
-        /* the batch's WAIT can no longer be sent: its packets follow the policy */
-        struct relpoint *rp = ln->batch;
-        ln->batch = NULL;
-        rp->failed = true;
-        relpoint_complete(rp);
+    } else {
+        /* the WAIT in flight gets no answer; the open batch's can no longer be sent: their
+         * packets follow the policy, in order */
+        struct relpoint *rp = ln->inflight;
+        ln->inflight = NULL;
+        if (rp) {
+            rp->failed = true;
+            relpoint_complete(rp); /* freed by its WAIT's callback */
+        }
+        if ((rp = ln->batch)) {
+            ln->batch = NULL;
+            rp->failed = true;
+            relpoint_complete(rp);
+        }
     }
     /* the hook hears of the store as a whole: up when every lane is (then the pipeline writes
      * again what was deferred), down when the first one goes */

@@ -142,9 +142,11 @@ void store_set_buckets(struct store *st, uint32_t buckets);
 const struct store_config *store_mode(const struct store *st);
 
 /* Hands a Redis connection to the store (owned from now on); up to STORE_LANES_MAX. The first
- * carries lookups, statistics and the periodic commands; writes are spread over all of them by
- * connection hash (a connection's writes always take the same one, so they stay in order), and
- * each group-commits on its own. Returns 0, or -1 when the store has its maximum. */
+ * carries lookups, statistics and the periodic commands. Each group-commits on its own, with at
+ * most one WAIT in flight (Redis blocks a connection behind its WAIT). Synchronous writes take
+ * the lane that can commit them soonest (store_pick_lane), except that a connection whose
+ * previous write is still unanswered keeps that write's lane, so its writes stay in order; other
+ * writes are spread by connection hash. Returns 0, or -1 when the store has its maximum. */
 int store_attach(struct store *st, struct redis_ev *r);
 void store_free(struct store *st);
 
@@ -179,8 +181,24 @@ void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame,
 bool store_lookup(struct store *st, const struct flow_key *k, uint32_t hash, int side,
                   const uint8_t *frame, uint32_t len, uint64_t ts);
 
-/* Ends the batch of one read event: sends the batch's WAIT (group commit). */
+/* Ends a round of the event loop: each lane with an open batch and no WAIT in flight sends the
+ * batch's WAIT (group commit). */
 void store_flush(struct store *st);
+
+/* A lane's state, as store_pick_lane weighs it. */
+enum store_lane_state {
+    STORE_LANE_DOWN,
+    STORE_LANE_IDLE,      /* no WAIT in flight, no open batch */
+    STORE_LANE_OPEN,      /* an open batch, whose WAIT leaves at the end of this round */
+    STORE_LANE_BUSY,      /* a WAIT in flight */
+    STORE_LANE_BUSY_OPEN, /* a WAIT in flight and the batch that follows it open */
+};
+
+/* The lane a synchronous write joins, given each of the n lanes' state: one whose batch commits
+ * in this round, else an idle one, else one whose next batch is open already (no extra WAIT),
+ * else a busy one; lanes 1.. before lane 0, which also carries the lookups. -1 when all are
+ * down. */
+int store_pick_lane(const uint8_t *state, int n);
 
 /* Periodic work (every tick): the hung-master check, the count of connected replicas. */
 void store_tick(struct store *st, uint64_t now_ns);

@@ -9,6 +9,9 @@
 #      - async strategy: unaffected (a quick connect, no WAIT timeout).
 #  (b) with the replicas running, sync mode: when connect() returns (the SYN+ACK left the
 #      worker), the connection's entry is on every replica, 50 times out of 50.
+#  (c) the same under load, with four write lanes (FW_SYNC_CONNECTIONS=4): while ab -c 30 keeps
+#      the lanes' WAITs in flight, 50 of 50 entries are on every replica when connect() returns,
+#      ab completes without a failure, and group commit shows: fewer WAITs than state writes.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -212,6 +215,33 @@ for access in transaction dirty; do
     w1=$(stat_get wait_timeouts)
     check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
 done
+# ---- (c) under load, four write lanes: group commit keeps the guarantee ----
+for access in transaction dirty; do
+    c="full/sync/$access, 4 write lanes, under ab -c 30"
+    check "$c: node1 restarted" node1_with open FW_SYNC_ACCESS="$access" FW_SYNC_CONNECTIONS=4
+    rcli CONFIG RESETSTAT >/dev/null
+    stats_now
+    w0=$(stat_get wait_timeouts) s0=$(stat_get state_writes)
+    ab_start load -s 30 -n 3000 -c 30 http://10.10.2.10/1b
+    sleep 0.5
+    out=$(replica_check)
+    diag "$c: $out"
+    found=$(json "$out" found)
+    check "$c: 50 connections, each entry found on replica 1 when connect() returned" \
+        test "$(json "$found" 10.10.0.201)" = 50
+    check "$c: ... and on replica 2" test "$(json "$found" 10.10.0.202)" = 50
+    check "$c: ab was still running meanwhile" test ! -s "$STATE/load.abrc"
+    wait_until 60 ab_done load
+    check "$c: ab completes 3000 requests, none failed" ab_clean load 3000 || ab_diag load
+    stats_now
+    w1=$(stat_get wait_timeouts) s1=$(stat_get state_writes)
+    waits=$(rcli INFO commandstats | sed -n 's/^cmdstat_wait:calls=\([0-9]*\),.*/\1/p')
+    diag "$c: $((s1 - s0)) state writes, ${waits:-no} WAITs"
+    check "$c: group commit: fewer WAITs (${waits:-none}) than state writes ($((s1 - s0)))" \
+        test "${waits:-0}" -gt 0 -a "${waits:-0}" -lt "$((s1 - s0))"
+    check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
+done
+
 # the async strategy, as an observation only: nothing waits for the replicas there
 check "full/async/transaction: node1 restarted" node1_mode open full async transaction
 out=$(replica_check)

@@ -341,6 +341,39 @@ static void test_forget_while_down(void **state)
     store_free(st);
 }
 
+/* A synchronous write joins the lane that commits it soonest, lane 0 (the lookups') last. */
+static void test_pick_lane(void **state)
+{
+    (void)state;
+    enum {
+        D = STORE_LANE_DOWN,
+        I = STORE_LANE_IDLE,
+        O = STORE_LANE_OPEN,
+        B = STORE_LANE_BUSY,
+        BO = STORE_LANE_BUSY_OPEN
+    };
+    struct {
+        uint8_t lanes[4];
+        int n, want;
+    } cases[] = {
+        {{I}, 1, 0},           /* one lane: that one */
+        {{B}, 1, 0},           /* ... even with its WAIT in flight */
+        {{D}, 1, -1},          /* none up */
+        {{D, D, D, D}, 4, -1}, /* none up */
+        {{I, I, I, I}, 4, 1},  /* all idle: lane 1 first, 0 last */
+        {{I, B, B, B}, 4, 0},  /* the only idle one is lane 0 */
+        {{B, B, O, I}, 4, 2},  /* an open batch leaves this round: joined, no extra WAIT */
+        {{B, B, I, B}, 4, 2},  /* idle before busy */
+        {{B, B, BO, B}, 4, 2}, /* busy: the batch that is open already */
+        {{B, B, B, B}, 4, 1},  /* all busy, none open: lane 1 */
+        {{BO, D, D, D}, 4, 0}, /* the others down */
+        {{I, D, BO, O}, 4, 3}, /* open beats idle beats busy */
+        {{O, I, I, I}, 4, 0},  /* lane 0's open batch beats idle lanes */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(store_pick_lane(cases[i].lanes, cases[i].n), cases[i].want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_judge_every_reply),
         cmocka_unit_test(test_conn_key_parse),
         cmocka_unit_test(test_forget_while_down),
+        cmocka_unit_test(test_pick_lane),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
