@@ -44,7 +44,7 @@ lab_start --no-redis # the data plane alone (issue 2): no Redis, level none; fas
 # ---- (1) blind RSTs into a live connection ----
 want=$(cat "$STATE/www/big.sha256")
 rm -f "$STATE/crafted-big"
-inc curl -sS -m 40 --limit-rate 4M -o "$STATE/crafted-big" http://10.10.2.10/big &
+inc curl -sS -m 60 --limit-rate 2M -o "$STATE/crafted-big" http://10.10.2.10/big &
 curl_pid=$!
 established() { inc ss -Htn state established dst 10.10.2.10 dport = :80 | grep -q .; }
 check "a slow /big download is established" wait_until 5 established
