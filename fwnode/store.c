@@ -758,11 +758,15 @@ int store_pick_lane(const uint8_t *state, int n)
 }
 
 /* The lane of a write of c (steering hash h). Sync strategy: the lane of c's previous write while
- * that is unanswered (a connection's writes stay in order), else the one that commits soonest. */
-static int write_lane(const struct store *st, const struct conn *c, uint32_t h)
+ * that is unanswered (a connection's writes stay in order) or while packets of c wait on that
+ * lane (they leave in order: a lane releases its packets in order, two lanes might not), else the
+ * one that commits soonest. */
+static int write_lane(struct store *st, const struct conn *c, uint32_t h)
 {
     if (st->cfg.strategy != SYNC_STRATEGY_SYNC || st->nlanes == 1)
         return lane_of(st, h);
+    if (c->hold_need && store_pending(st, c->hold_need))
+        return st->seq_lane[c->hold_need % RESULTS] % st->nlanes;
     if (c->store_mark && c->store_lane < st->nlanes &&
         redis_ev_replied(st->lane[c->store_lane].r) < c->store_mark)
         return c->store_lane;
