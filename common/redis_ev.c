@@ -24,6 +24,7 @@ struct endpoint {
 struct pending {
     redis_ev_reply_fn fn;
     void *arg;
+    bool counted; /* queued by redis_ev_cmd(v): its callback counts in replied */
 };
 
 /* A subscription: kept for the life of the connection object, renewed at every reconnect. */
@@ -171,7 +172,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct redis_ev *r = ac->data;
     struct pending *p = privdata;
-    r->replied++;
+    if (p->counted)
+        r->replied++; /* not the handshake's: sent does not count those */
     if (p->fn)
         p->fn(r, (const struct redis_reply *)reply, p->arg);
     free(p);
@@ -282,6 +284,7 @@ static void handshake_cmd(struct redis_ev *r, redis_ev_reply_fn fn, int argc, co
         return;
     p->fn = fn;
     p->arg = NULL;
+    p->counted = false;
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, NULL) != REDIS_OK)
         free(p);
 }
@@ -598,6 +601,7 @@ int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const cha
         return -1;
     p->fn = fn;
     p->arg = arg;
+    p->counted = true;
     int rc = redisvAsyncCommand(r->ac, on_reply, p, fmt, ap);
     if (rc != REDIS_OK) {
         free(p);
@@ -617,6 +621,7 @@ int redis_ev_cmdv(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, int argc,
         return -1;
     p->fn = fn;
     p->arg = arg;
+    p->counted = true;
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
         free(p);
         return -1;

@@ -137,7 +137,7 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
     }
     flush_egress(w);
     if (w->store)
-        store_flush(w->store); /* one WAIT for the whole batch: group commit */
+        store_flush(w->store); /* one WAIT for the whole batch (or after the one in flight) */
 }
 
 /* Whether an interface is up with a carrier (its operstate says so). */

@@ -16,6 +16,10 @@
 #define LOOKUPS_MAX  16384 /* lookups in flight */
 #define LOOKUP_SLOTS 1024
 #define RESULTS      4096 /* outcomes of the last release points, to find a connection's */
+#define LANE_BITS    4    /* a release point's seq: (count << LANE_BITS) | its lane */
+#define LANE_MASK    ((1u << LANE_BITS) - 1)
+
+_Static_assert(STORE_LANES_MAX <= 1 << LANE_BITS, "a lane index fits in LANE_BITS");
 
 /* ---- decisions ---- */
 
@@ -389,7 +393,6 @@ enum store_outcome store_judge_lookup(enum redis_reply_type t, const char *s, si
 
 struct held {
     struct held *next;
-    uint64_t need;
     uint64_t ts;
     int side;
     uint32_t len;
@@ -406,15 +409,20 @@ struct lookup {
     struct held *head, *tail;
 };
 
-/* A point packets can wait for: an EXEC reply (async/transaction) or a WAIT reply (sync). Freed
- * when it has completed and no callback refers to it any more. */
+/* A point packets can wait for: an EXEC reply (async/transaction) or a WAIT reply (sync). It
+ * completes with that reply (or a failure), and passes once every earlier point of its lane has
+ * passed: then its held packets are handed out. Freed when it has passed and no callback refers
+ * to it any more. */
 struct relpoint {
     struct store *st;
+    struct relpoint *next;    /* the lane's next point, in seq order, while queued */
+    struct held *head, *tail; /* the packets waiting for it, FIFO */
     uint64_t seq;
     int lane;
     int refs;       /* queued commands whose callback has it as argument */
     bool failed;    /* a write of it failed, or its WAIT */
-    bool completed; /* its packets were handed out */
+    bool completed; /* its reply came (or its failure) */
+    bool queued;    /* not passed yet: on its lane's list */
 };
 
 /* One connection to the master. Redis blocks a connection that sent WAIT until the replicas
@@ -422,15 +430,16 @@ struct relpoint {
  * and the writes that come meanwhile form the next batch, whose WAIT leaves when the one in
  * flight returns (group commit: one WAIT per round trip, however many writes). With several
  * lanes a synchronous write takes a lane that can send its WAIT at once, unless the
- * connection's previous write is still unanswered on its lane (then that one: a connection's
- * writes stay in order). Lane 0 also carries lookups, statistics and the periodic commands.
- * Release points complete in order within a lane. */
+ * connection's packets wait on a lane or its previous write is still unanswered on its lane
+ * (then that one: a connection's writes and packets stay in order). Lane 0 also carries
+ * lookups, statistics and the periodic commands. Release points pass in order within a lane,
+ * even when a later one completes first (an EXEC after a switch from sync, a failed send). */
 struct lane {
     struct redis_ev *r;
-    struct relpoint *batch;    /* sync: the open batch, its WAIT not sent yet */
-    struct relpoint *inflight; /* sync: the batch whose WAIT was sent, not answered yet */
-    struct held *head, *tail;  /* held packets, FIFO */
-    uint64_t done;             /* the last release point completed */
+    struct relpoint *batch;        /* sync: the open batch, its WAIT not sent yet */
+    struct relpoint *inflight;     /* sync: the batch whose WAIT was sent, not answered yet */
+    struct relpoint *first, *last; /* the points not passed yet, in seq order */
+    uint64_t done;                 /* the last release point passed */
 };
 
 struct store {
@@ -439,9 +448,9 @@ struct store {
     struct redis_ev *r;
     struct store_hooks hooks;
     struct fw_stats *stats;
-    uint64_t issued;           /* release points: the last handed out */
-    uint64_t results[RESULTS]; /* [seq % RESULTS] = seq << 1 | failed */
-    uint8_t seq_lane[RESULTS]; /* [seq % RESULTS] = the lane of release point seq */
+    uint64_t issued;               /* release points: the last handed out */
+    uint64_t results[RESULTS];     /* [seq_slot(seq)] = seq << 1 | failed, once it passed */
+    struct relpoint *rps[RESULTS]; /* [seq_slot(seq)] = point seq while it lives (store_hold) */
     struct lane lane[STORE_LANES_MAX];
     int nlanes;
     bool all_up; /* every lane connected (last reported to hooks.state) */
@@ -544,52 +553,83 @@ bool store_up(const struct store *st)
     return st->nlanes > 0;
 }
 
-/* Hands out held packets whose release point completed. failed_seq: the point that failed (its
- * packets follow the policy), 0 when none. */
-static void release_ready(struct store *st, struct lane *ln, uint64_t failed_seq)
+/* The ring slot of release point seq; its lane. */
+static size_t seq_slot(uint64_t seq)
 {
-    uint64_t now = now_ns_real();
-    while (ln->head && ln->head->need <= ln->done) {
-        struct held *h = ln->head;
-        ln->head = h->next;
-        if (!ln->head)
-            ln->tail = NULL;
-        st->nheld--;
-        bool fwd = true;
-        if (h->need == failed_seq) {
-            fwd = st->cfg.policy == SYNC_POLICY_OPEN;
-            if (fwd)
-                st->stats->policy_forwards++;
-            else
-                st->stats->policy_drops++;
+    return (size_t)((seq >> LANE_BITS) % RESULTS);
+}
+
+static struct lane *lane_of_seq(struct store *st, uint64_t seq)
+{
+    return &st->lane[seq & LANE_MASK];
+}
+
+static void relpoint_free(struct relpoint *rp)
+{
+    struct store *st = rp->st;
+    if (st->rps[seq_slot(rp->seq)] == rp)
+        st->rps[seq_slot(rp->seq)] = NULL;
+    free(rp);
+}
+
+/* Hands out a held packet: forwarded, or per the policy when its release point failed. */
+static void release_one(struct store *st, struct held *h, bool failed, uint64_t now)
+{
+    st->nheld--;
+    bool fwd = true;
+    if (failed) {
+        fwd = st->cfg.policy == SYNC_POLICY_OPEN;
+        if (fwd)
+            st->stats->policy_forwards++;
+        else
+            st->stats->policy_drops++;
+    }
+    if (now > h->ts)
+        hist_add(&st->stats->hold, now - h->ts);
+    st->hooks.release(st->hooks.arg, h->side, h->frame, h->len, h->ts, fwd);
+    free(h);
+}
+
+/* Passes the lane's release points that completed, in seq order (a point that completed before an
+ * earlier one waits for it), and hands out their packets. */
+static void lane_advance(struct store *st, struct lane *ln)
+{
+    while (ln->first && ln->first->completed) {
+        struct relpoint *rp = ln->first;
+        ln->first = rp->next;
+        if (!ln->first)
+            ln->last = NULL;
+        rp->queued = false;
+        ln->done = rp->seq;
+        st->results[seq_slot(rp->seq)] = rp->seq << 1 | (rp->failed ? 1u : 0u);
+        uint64_t now = now_ns_real();
+        while (rp->head) {
+            struct held *h = rp->head;
+            rp->head = h->next;
+            if (!rp->head)
+                rp->tail = NULL;
+            release_one(st, h, rp->failed, now);
         }
-        if (now > h->ts)
-            hist_add(&st->stats->hold, now - h->ts);
-        st->hooks.release(st->hooks.arg, h->side, h->frame, h->len, h->ts, fwd);
-        free(h);
+        if (rp->refs == 0)
+            relpoint_free(rp);
     }
 }
 
+/* rp's reply came (or it failed): it passes when the earlier points of its lane have. rp may be
+ * freed by the call unless the caller holds a reference. */
 static void relpoint_complete(struct relpoint *rp)
 {
     if (rp->completed)
         return;
     rp->completed = true;
-    struct store *st = rp->st;
-    struct lane *ln = &st->lane[rp->lane];
-    st->results[rp->seq % RESULTS] = rp->seq << 1 | (rp->failed ? 1u : 0u);
-    if (rp->seq > ln->done)
-        ln->done = rp->seq;
-    release_ready(st, ln, rp->failed ? rp->seq : 0);
-    if (rp->refs == 0)
-        free(rp);
+    lane_advance(rp->st, &rp->st->lane[rp->lane]);
 }
 
 /* One callback fewer refers to rp. */
 static void relpoint_unref(struct relpoint *rp)
 {
-    if (--rp->refs == 0 && rp->completed)
-        free(rp);
+    if (--rp->refs == 0 && rp->completed && !rp->queued)
+        relpoint_free(rp);
 }
 
 /* Queues a command whose callback gets rp (counted, so that rp outlives it). */
@@ -611,16 +651,17 @@ static struct relpoint *relpoint_new(struct store *st, int lane)
     if (!rp)
         return NULL;
     rp->st = st;
-    rp->seq = ++st->issued;
+    rp->seq = ++st->issued << LANE_BITS | (uint64_t)lane;
     rp->lane = lane;
-    st->seq_lane[rp->seq % RESULTS] = (uint8_t)lane;
+    rp->queued = true;
+    struct lane *ln = &st->lane[lane];
+    if (ln->last)
+        ln->last->next = rp;
+    else
+        ln->first = rp;
+    ln->last = rp;
+    st->rps[seq_slot(rp->seq)] = rp;
     return rp;
-}
-
-/* The lane of release point seq. */
-static struct lane *lane_of_seq(struct store *st, uint64_t seq)
-{
-    return &st->lane[st->seq_lane[seq % RESULTS] % STORE_LANES_MAX];
 }
 
 /* Judges a write's reply (for EXEC, with the results of the queued commands) and counts it. */
@@ -673,9 +714,13 @@ static void on_plain_reply(struct redis_ev *r, const struct redis_reply *rr, voi
 /* EXEC of an async transaction: the release point completes with it. */
 static void on_exec_release(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
+    (void)r;
     struct relpoint *rp = arg;
-    on_write_reply(r, rr, rp); /* drops the EXEC's reference: freed when completed */
-    relpoint_complete(rp);
+    enum store_outcome o = judge(rp->st, rr);
+    if (o == STORE_ERROR || o == STORE_LOST)
+        rp->failed = true;
+    relpoint_complete(rp); /* rp may have completed already (a send of it failed) */
+    relpoint_unref(rp);    /* the EXEC's, last: it may free rp */
 }
 
 /* WAIT: enough replicas, or the batch failed (timeout). */
@@ -757,19 +802,22 @@ int store_pick_lane(const uint8_t *state, int n)
     return best;
 }
 
-/* The lane of a write of c (steering hash h). Sync strategy: the lane of c's previous write while
- * that is unanswered (a connection's writes stay in order) or while packets of c wait on that
- * lane (they leave in order: a lane releases its packets in order, two lanes might not), else the
- * one that commits soonest. */
+/* The lane of a write of c (steering hash h): the lane packets of c wait on (they leave in order:
+ * a lane passes its release points in order, two lanes might not), else the lane of c's previous
+ * write while that is unanswered (a connection's writes stay in order), whatever the strategy (it
+ * may have just changed); else, sync strategy: the one that commits soonest; async: by hash. */
 static int write_lane(struct store *st, const struct conn *c, uint32_t h)
 {
-    if (st->cfg.strategy != SYNC_STRATEGY_SYNC || st->nlanes == 1)
-        return lane_of(st, h);
-    if (c->hold_need && store_pending(st, c->hold_need))
-        return st->seq_lane[c->hold_need % RESULTS] % st->nlanes;
+    if (st->nlanes <= 1)
+        return 0;
+    if (c->hold_need && store_pending(st, c->hold_need) &&
+        (int)(c->hold_need & LANE_MASK) < st->nlanes)
+        return (int)(c->hold_need & LANE_MASK);
     if (c->store_mark && c->store_lane < st->nlanes &&
         redis_ev_replied(st->lane[c->store_lane].r) < c->store_mark)
         return c->store_lane;
+    if (st->cfg.strategy != SYNC_STRATEGY_SYNC)
+        return lane_of(st, h);
     uint8_t state[STORE_LANES_MAX] = {0};
     for (int i = 0; i < st->nlanes; i++) {
         const struct lane *ln = &st->lane[i];
@@ -829,10 +877,24 @@ static int send_plan(struct store *st, int l, uint32_t h, const struct conn *c,
     return rc ? -1 : 0;
 }
 
+/* Sends the WAIT of the lane's open batch (the WAIT in flight, if any, is answered first). */
+static void lane_wait(struct store *st, struct lane *ln)
+{
+    int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
+    struct relpoint *rp = ln->batch;
+    ln->batch = NULL;
+    if (relpoint_cmd(ln->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms) != 0) {
+        rp->failed = true;
+        relpoint_complete(rp);
+    } else {
+        ln->inflight = rp; /* the last WAIT sent */
+    }
+}
+
 /* Whether release point seq completed and failed (unknown when too old: taken as not failed). */
 static bool relpoint_failed(struct store *st, uint64_t seq)
 {
-    return seq <= lane_of_seq(st, seq)->done && st->results[seq % RESULTS] == (seq << 1 | 1u);
+    return seq <= lane_of_seq(st, seq)->done && st->results[seq_slot(seq)] == (seq << 1 | 1u);
 }
 
 uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint64_t now_ns)
@@ -890,6 +952,10 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
                 return 0;
             rp = ln->batch;
         } else {
+            /* after a switch from sync: no write may join a batch older than this point (its
+             * packets would pass first), so the open batch's WAIT leaves now */
+            if (ln->batch)
+                lane_wait(st, ln);
             if (!(rp = relpoint_new(st, lane)))
                 return 0;
             exec_releases = true;
@@ -930,14 +996,12 @@ bool store_pending(struct store *st, uint64_t need)
     return need > lane_of_seq(st, need)->done;
 }
 
-static struct held *held_new(uint64_t need, int side, const uint8_t *frame, uint32_t len,
-                             uint64_t ts)
+static struct held *held_new(int side, const uint8_t *frame, uint32_t len, uint64_t ts)
 {
     struct held *h = malloc(sizeof(*h) + len);
     if (!h)
         return NULL;
     h->next = NULL;
-    h->need = need;
     h->ts = ts;
     h->side = side;
     h->len = len;
@@ -948,37 +1012,37 @@ static struct held *held_new(uint64_t need, int side, const uint8_t *frame, uint
 void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame, uint32_t len,
                 uint64_t ts)
 {
-    struct held *h = st->nheld < HELD_MAX ? held_new(need, side, frame, len, ts) : NULL;
+    struct held *h = st->nheld < HELD_MAX ? held_new(side, frame, len, ts) : NULL;
     if (!h) {
         st->stats->held_overflow++;
         st->stats->pkts_drop++;
         return;
     }
-    struct lane *ln = lane_of_seq(st, need);
-    if (ln->tail)
-        ln->tail->next = h;
-    else
-        ln->head = h;
-    ln->tail = h;
     st->nheld++;
+    struct lane *ln = lane_of_seq(st, need);
+    struct relpoint *rp = NULL;
+    if (need > ln->done) {
+        rp = st->rps[seq_slot(need)];
+        if (!rp || rp->seq != need) /* its slot reused: a long wait */
+            for (rp = ln->first; rp && rp->seq != need; rp = rp->next)
+                ;
+    }
+    if (!rp) { /* passed already: its packets are out, this one follows them */
+        release_one(st, h, relpoint_failed(st, need), now_ns_real());
+        return;
+    }
+    if (rp->tail)
+        rp->tail->next = h;
+    else
+        rp->head = h;
+    rp->tail = h;
 }
 
 void store_flush(struct store *st)
 {
-    int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
-    for (int i = 0; i < st->nlanes; i++) {
-        struct lane *ln = &st->lane[i];
-        struct relpoint *rp = ln->batch;
-        if (!rp || ln->inflight)
-            continue; /* the batch grows until the WAIT in flight returns */
-        ln->batch = NULL;
-        if (relpoint_cmd(ln->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms) != 0) {
-            rp->failed = true;
-            relpoint_complete(rp);
-        } else {
-            ln->inflight = rp;
-        }
-    }
+    for (int i = 0; i < st->nlanes; i++)
+        if (st->lane[i].batch && !st->lane[i].inflight)
+            lane_wait(st, &st->lane[i]); /* else it grows until the WAIT in flight returns */
 }
 
 /* ---- lookups ---- */
@@ -1086,7 +1150,7 @@ bool store_lookup(struct store *st, const struct flow_key *k, uint32_t hash, int
         st->nlookups++;
         st->stats->store_lookups++;
     }
-    struct held *h = held_new(0, side, frame, len, ts);
+    struct held *h = held_new(side, frame, len, ts);
     if (!h) {
         st->stats->held_overflow++;
         st->stats->pkts_drop++;
@@ -1121,7 +1185,10 @@ void store_tick(struct store *st, uint64_t now_ns)
         struct lane *ln = &st->lane[i];
         if (!redis_ev_up(ln->r))
             continue;
-        uint64_t oldest = ln->head ? ln->head->ts : 0;
+        uint64_t oldest = 0; /* of the held packets: each point's first is its oldest */
+        for (const struct relpoint *rp = ln->first; rp; rp = rp->next)
+            if (rp->head && (!oldest || rp->head->ts < oldest))
+                oldest = rp->head->ts;
         if (i == 0 && st->lk_old && (!oldest || st->lk_old->started_ns < oldest))
             oldest = st->lk_old->started_ns;
         if (oldest && now > oldest && now - oldest > st->cfg.to_hold_ns) {
@@ -1231,15 +1298,21 @@ void store_free(struct store *st)
         redis_ev_free(st->lane[i].r);
         st->lane[i].r = NULL;
     }
+    /* every callback ran: what is left is not referred to (an unsent batch, points behind it) */
     for (int i = 0; i < st->nlanes; i++) {
         struct lane *ln = &st->lane[i];
-        free(ln->batch);
-        ln->batch = NULL;
-        while (ln->head) {
-            struct held *h = ln->head;
-            ln->head = h->next;
-            free(h);
+        ln->batch = ln->inflight = NULL;
+        while (ln->first) {
+            struct relpoint *rp = ln->first;
+            ln->first = rp->next;
+            while (rp->head) {
+                struct held *h = rp->head;
+                rp->head = h->next;
+                free(h);
+            }
+            free(rp);
         }
+        ln->last = NULL;
     }
     free(st);
 }

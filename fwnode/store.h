@@ -168,10 +168,12 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
  * is left to its TTL, counted as writes_lost, like a close's delete. */
 void store_forget(struct store *st, const struct conn *c);
 
-/* Whether release point need has not completed. */
+/* Whether release point need has not passed (its lane passes its points in order: a point whose
+ * reply came waits for the earlier ones of its lane). */
 bool store_pending(struct store *st, uint64_t need);
 
-/* Keeps a copy of a frame until release point need completes. */
+/* Keeps a copy of a frame until release point need passes (at once when it has: the packets of
+ * a point leave in the order they were held). */
 void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame, uint32_t len,
                 uint64_t ts);
 
