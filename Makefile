@@ -33,6 +33,8 @@ LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(B)/san/%.o)
 TESTS        := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
+# Test programs against a private redis-server (ASan + UBSan), run by tests/integration scripts.
+STORE_TESTS  := $(patsubst tests/store/%.c,$(B)/san/store-tests/%,$(wildcard tests/store/*.c))
 
 .PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd bench-throughput bench-plot bench-failover bench-modes bench-clustersize clean format check-format
 
@@ -79,16 +81,20 @@ $(B)/san/tests/%: tests/unit/%.c $(B)/libfw-san.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(SANFLAGS) -o $@ $< $(B)/libfw-san.a $(LDLIBS) -lcmocka
 
+$(B)/san/store-tests/%: tests/store/%.c $(B)/libfw-san.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(SANFLAGS) -o $@ $< $(B)/libfw-san.a $(LDLIBS)
+
 deps:
 	./tests/deps.sh
 
 unit: $(TESTS) $(TESTS_SAN)
 	tests/run --unit
 
-integration: all
+integration: all $(STORE_TESTS)
 	tests/run --integration
 
-test: all $(TESTS) $(TESTS_SAN)
+test: all $(TESTS) $(TESTS_SAN) $(STORE_TESTS)
 	tests/run
 
 demo: all
@@ -137,10 +143,11 @@ images: base-image
 	docker/build
 
 format:
-	clang-format -i common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch] tests/store/*.c
 
 check-format:
-	clang-format --dry-run --Werror common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch]
+	clang-format --dry-run --Werror common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch] \
+		tests/store/*.c
 
 clean:
 	rm -rf $(B)
