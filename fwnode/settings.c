@@ -142,9 +142,10 @@ const struct cfg_option fwnode_options[] = {
      config_valid_pow2, "number of buckets connections hash to (a power of two)"},
     {"connections", "FW_SYNC_CONNECTIONS", "sync.connections", CFG_INT, "1", OFF(connections), 1,
      16, NULL, NULL,
-     "connections to the Redis master the writes are spread over (by connection hash); each "
-     "group-commits on its own, so a batch waiting for its WAIT holds back only its share; "
-     "more than 1 costs the master more work per write (use it where it has CPU to spare)"},
+     "connections to the Redis master that writes are spread over; each has at most one WAIT "
+     "in flight (group commit) and a synchronous write takes the one that commits it soonest; "
+     "more shorten holds under load and cost the master more WAITs (use them where it has CPU "
+     "to spare)"},
     REDIS_OPT_ROWS(struct fwnode_settings, redis),
     {"cluster", "FW_CLUSTER", "cluster.enabled", CFG_BOOL, "false", OFF(cluster), 0, 0, NULL, NULL,
      "join the cluster: heartbeat, follow emgr's bucket map and configuration"},

@@ -17,6 +17,7 @@
 #define LOOKUP_SLOTS 1024
 #define RESULTS      4096 /* outcomes of the last release points, to find a connection's */
 #define LANE_BITS    4    /* a release point's seq: (count << LANE_BITS) | its lane */
+#define KEY_PINS     4096 /* by steering hash: the lane of the last write of a key there */
 #define LANE_MASK    ((1u << LANE_BITS) - 1)
 
 _Static_assert(STORE_LANES_MAX <= 1 << LANE_BITS, "a lane index fits in LANE_BITS");
@@ -453,7 +454,11 @@ struct store {
     struct relpoint *rps[RESULTS]; /* [seq_slot(seq)] = point seq while it lives (store_hold) */
     struct lane lane[STORE_LANES_MAX];
     int nlanes;
-    bool all_up; /* every lane connected (last reported to hooks.state) */
+    struct {
+        uint64_t mark; /* redis_ev_sent of the lane after the write */
+        uint8_t lane;
+    } pin[KEY_PINS]; /* [steering hash % KEY_PINS]: keys there write on that lane until answered */
+    bool all_up;     /* every lane connected (last reported to hooks.state) */
     size_t nheld;
     struct lookup *slots[LOOKUP_SLOTS];
     struct lookup *lk_old, *lk_new;
@@ -804,8 +809,10 @@ int store_pick_lane(const uint8_t *state, int n)
 
 /* The lane of a write of c (steering hash h): the lane packets of c wait on (they leave in order:
  * a lane passes its release points in order, two lanes might not), else the lane of c's previous
- * write while that is unanswered (a connection's writes stay in order), whatever the strategy (it
- * may have just changed); else, sync strategy: the one that commits soonest; async: by hash. */
+ * write while that is unanswered (a connection's writes stay in order), else the lane of the last
+ * unanswered write of its key's pin slot (a key's writes stay in order across connection objects),
+ * whatever the strategy (it may have just changed); else, sync strategy: the one that commits
+ * soonest; async: by hash. */
 static int write_lane(struct store *st, const struct conn *c, uint32_t h)
 {
     if (st->nlanes <= 1)
@@ -816,6 +823,12 @@ static int write_lane(struct store *st, const struct conn *c, uint32_t h)
     if (c->store_mark && c->store_lane < st->nlanes &&
         redis_ev_replied(st->lane[c->store_lane].r) < c->store_mark)
         return c->store_lane;
+    /* a write of the same key by another connection object (the one before it on the same
+     * addresses and ports, whose delete may still be queued), or of a key that shares the slot */
+    const uint32_t slot = h % KEY_PINS;
+    if (st->pin[slot].mark && st->pin[slot].lane < st->nlanes &&
+        redis_ev_replied(st->lane[st->pin[slot].lane].r) < st->pin[slot].mark)
+        return st->pin[slot].lane;
     if (st->cfg.strategy != SYNC_STRATEGY_SYNC)
         return lane_of(st, h);
     uint8_t state[STORE_LANES_MAX] = {0};
@@ -874,6 +887,8 @@ static int send_plan(struct store *st, int l, uint32_t h, const struct conn *c,
     if (p->multi)
         rc |= rp ? relpoint_cmd(r, exec_releases ? on_exec_release : on_write_reply, rp, "EXEC")
                  : redis_ev_cmd(r, on_plain_reply, st, "EXEC");
+    st->pin[h % KEY_PINS].lane = (uint8_t)l;
+    st->pin[h % KEY_PINS].mark = redis_ev_sent(r);
     return rc ? -1 : 0;
 }
 

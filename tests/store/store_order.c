@@ -7,6 +7,8 @@
  *              sent nor as answered: replied <= sent right after connect, == once all is answered
  *   writes     a connection's DEL follows its TTL refresh still queued behind a WAIT on another
  *              lane: the closed connection's entry is not written back
+ *   reuse      a new connection object on the addresses and ports of one whose DEL is queued
+ *              behind a WAIT writes on the DEL's lane, after it: the new entry is not deleted
  *   switch     sync -> async with a WAIT in flight and the next batch open: the lane's points pass
  *              in order (the open batch's WAIT is answered before the EXEC behind it), and the
  *              packets of the batch whose WAIT timed out are dropped (fail-closed)
@@ -506,6 +508,64 @@ static void t_writes(void)
           refresh_lane, del_lane, exists);
 }
 
+/* A connection closes while its DEL waits behind a WAIT; a new connection object on the same
+ * addresses and ports writes at once: on the DEL's lane, after it, so its entry survives. */
+static void t_reuse(void)
+{
+    struct store_config c =
+        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 4, 800);
+    if (!setup(2, &c)) {
+        not_set_up("reuse");
+        return;
+    }
+    struct conn w1, w0, x, x2;
+    conn_init(&w1, 1151, TCP_ST_SYN_SENT);
+    conn_init(&w0, 1152, TCP_ST_SYN_SENT);
+    conn_init(&x, 1150, TCP_ST_ESTABLISHED);
+    char key[128];
+    store_conn_key(&x.key, key, sizeof(key));
+    admin_cmd("DEL %s", key);
+    now_ns += 1000;
+    uint64_t n1 = store_sync(st, &w1, TMO_NS, now_ns); /* a WAIT of 800 ms */
+    store_flush(st);
+    c.wait_timeout_ms = 100;
+    store_set_mode(st, &c);
+    now_ns += 1000;
+    uint64_t n0 = store_sync(st, &w0, TMO_NS, now_ns); /* a WAIT of 100 ms on the other lane */
+    store_flush(st);
+    /* x: written long ago, its TTL refresh and then its DEL queue behind the long WAIT */
+    x.stored_state = TCP_ST_ESTABLISHED;
+    x.stored_ns = 1;
+    now_ns += 1000;
+    store_sync(st, &x, TMO_NS, now_ns);
+    int busy = x.store_lane;
+    poll_need = busy == w1.store_lane ? n0 : n1;
+    bool other_done = run_until(need_passed, 3000); /* the other lane is idle again */
+    poll_need = busy == w1.store_lane ? n1 : n0;
+    bool still = store_pending(st, poll_need);
+    x.state = TCP_ST_CLOSE;
+    now_ns += 1000;
+    store_sync(st, &x, TMO_NS, now_ns);
+    int del_lane = x.store_lane;
+    conn_init(&x2, 1150, TCP_ST_SYN_SENT); /* the same key, a new connection object */
+    now_ns += 1000;
+    store_sync(st, &x2, TMO_NS, now_ns);
+    store_flush(st);
+    int new_lane = x2.store_lane;
+    run_until(need_passed, 3000);
+    run_until(lanes_answered, 2000);
+    long long exists = admin_cmd("EXISTS %s", key);
+    teardown();
+    if (!other_done || !still)
+        printf("# premise: the other lane's WAIT returned %s, the DEL's lane busy %s\n",
+               other_done ? "yes" : "no", still ? "yes" : "no");
+    check(other_done && still && new_lane == del_lane && exists == 1,
+          "reuse: a new connection on the addresses and ports of one whose DEL waits behind a "
+          "WAIT writes after it (DEL on lane %d, new entry on lane %d); the new entry stays "
+          "(EXISTS %lld)",
+          del_lane, new_lane, exists);
+}
+
 static void t_switch(void)
 {
     const long wait_ms = 200;
@@ -861,10 +921,10 @@ static void t_stress(unsigned seed, int rounds)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: store_order -p PORT [-H HOST] [-R REPLICAS] [-n ROUNDS] [-s SEED]... "
-            "[CHECK...]\n"
-            "checks: handshake writes switch hol wrap pin loss-kill loss-drop loss-free stress\n");
+    fprintf(stderr, "usage: store_order -p PORT [-H HOST] [-R REPLICAS] [-n ROUNDS] [-s SEED]... "
+                    "[CHECK...]\n"
+                    "checks: handshake writes reuse switch hol wrap pin loss-kill loss-drop "
+                    "loss-free stress\n");
     exit(2);
 }
 
@@ -909,8 +969,9 @@ int main(int argc, char **argv)
         usage();
     if (nseeds == 0)
         seeds[nseeds++] = 1;
-    static const char *known[] = {"handshake", "writes",    "switch",    "hol",       "wrap",
-                                  "pin",       "loss-kill", "loss-drop", "loss-free", "stress"};
+    static const char *known[] = {"handshake", "writes",    "reuse", "switch",
+                                  "hol",       "wrap",      "pin",   "loss-kill",
+                                  "loss-drop", "loss-free", "stress"};
     for (int i = optind; i < argc; i++) {
         size_t k = 0;
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(argv[i], known[k]) != 0)
@@ -941,6 +1002,8 @@ int main(int argc, char **argv)
         t_handshake();
     if (wanted(argc, argv, "writes"))
         t_writes();
+    if (wanted(argc, argv, "reuse"))
+        t_reuse();
     if (wanted(argc, argv, "switch"))
         t_switch();
     if (wanted(argc, argv, "hol"))
