@@ -200,17 +200,23 @@ replica_check() { # prints the helper's JSON line
         --replicas 10.10.0.201,10.10.0.202 --password-file "$STATE/secrets/admin.pass" \
         --netns /run/netns/fwl-client --count 50 2>&1 | tail -n 1
 }
+# replicas_have_all LABEL: 50 connections through the worker (replica_check), each entry on both
+# replicas when connect() returned
+replicas_have_all() {
+    local out found
+    out=$(replica_check)
+    diag "$1: $out"
+    found=$(json "$out" found)
+    check "$1: 50 connections, each entry found on replica 1 when connect() returned" \
+        test "$(json "$found" 10.10.0.201)" = 50
+    check "$1: ... and on replica 2" test "$(json "$found" 10.10.0.202)" = 50
+}
 for access in transaction dirty; do
     c="full/sync/$access, replicas running"
     check "$c: node1 restarted" node1_mode open full sync "$access"
     stats_now
     w0=$(stat_get wait_timeouts)
-    out=$(replica_check)
-    diag "$c: $out"
-    found=$(json "$out" found)
-    check "$c: 50 connections, each entry found on replica 1 when connect() returned" \
-        test "$(json "$found" 10.10.0.201)" = 50
-    check "$c: ... and on replica 2" test "$(json "$found" 10.10.0.202)" = 50
+    replicas_have_all "$c"
     stats_now
     w1=$(stat_get wait_timeouts)
     check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
@@ -224,12 +230,7 @@ for access in transaction dirty; do
     w0=$(stat_get wait_timeouts) s0=$(stat_get state_writes)
     ab_start load -s 30 -t 10 -n 1000000 -c 30 http://10.10.2.10/1b # 10 s of load
     sleep 0.5
-    out=$(replica_check)
-    diag "$c: $out"
-    found=$(json "$out" found)
-    check "$c: 50 connections, each entry found on replica 1 when connect() returned" \
-        test "$(json "$found" 10.10.0.201)" = 50
-    check "$c: ... and on replica 2" test "$(json "$found" 10.10.0.202)" = 50
+    replicas_have_all "$c"
     check "$c: ab was still running meanwhile" test ! -s "$STATE/load.abrc"
     wait_until 60 ab_done load
     n=$(sed -n 's/^Complete requests: *//p' "$STATE/load.ab")

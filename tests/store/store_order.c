@@ -458,20 +458,26 @@ static void t_handshake(void)
           what, reps);
 }
 
-static void t_writes(void)
+/* Two lanes, an 800 ms WAIT in flight on one and a 100 ms WAIT on the other; then x (sport,
+ * written long ago) refreshes its TTL, which queues behind one of them. Returns once the other
+ * lane's WAIT returned, with *busy the point of the lane the refresh waits on: false (a note
+ * printed) when that premise does not hold. The store is set up (st) and the caller tears it
+ * down; st is NULL when it could not be set up. */
+static bool refresh_queued(const char *name, struct conn *x, uint16_t sport, char *key,
+                           size_t keylen, uint64_t *busy)
 {
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 4, 800);
     if (!setup(2, &c)) {
-        not_set_up("writes");
-        return;
+        not_set_up(name);
+        teardown(); /* st NULL: the caller stops */
+        return false;
     }
-    struct conn w1, w0, x;
-    conn_init(&w1, 1101, TCP_ST_SYN_SENT);
-    conn_init(&w0, 1102, TCP_ST_SYN_SENT);
-    conn_init(&x, 1100, TCP_ST_ESTABLISHED);
-    char key[128];
-    store_conn_key(&x.key, key, sizeof(key));
+    struct conn w1, w0;
+    conn_init(&w1, (uint16_t)(sport + 1), TCP_ST_SYN_SENT);
+    conn_init(&w0, (uint16_t)(sport + 2), TCP_ST_SYN_SENT);
+    conn_init(x, sport, TCP_ST_ESTABLISHED);
+    store_conn_key(&x->key, key, keylen);
     admin_cmd("DEL %s", key);
     now_ns += 1000;
     uint64_t n1 = store_sync(st, &w1, TMO_NS, now_ns); /* a WAIT of 800 ms */
@@ -481,28 +487,40 @@ static void t_writes(void)
     now_ns += 1000;
     uint64_t n0 = store_sync(st, &w0, TMO_NS, now_ns); /* a WAIT of 100 ms on the other lane */
     store_flush(st);
-    /* x: written long ago, its TTL refresh queues behind a WAIT */
-    x.stored_state = TCP_ST_ESTABLISHED;
-    x.stored_ns = 1;
+    x->stored_state = TCP_ST_ESTABLISHED; /* written long ago: its TTL refresh is due */
+    x->stored_ns = 1;
     now_ns += 1000;
-    store_sync(st, &x, TMO_NS, now_ns);
-    int refresh_lane = x.store_lane;
-    poll_need = refresh_lane == w1.store_lane ? n0 : n1;
+    store_sync(st, x, TMO_NS, now_ns);
+    bool on_w1 = x->store_lane == w1.store_lane;
+    poll_need = on_w1 ? n0 : n1;
     bool other_done = run_until(need_passed, 3000);
-    poll_need = refresh_lane == w1.store_lane ? n1 : n0;
-    bool still = store_pending(st, poll_need);
+    *busy = on_w1 ? n1 : n0;
+    bool still = store_pending(st, *busy);
+    if (!other_done || !still)
+        printf("# %s premise: the other lane's WAIT returned %s, the refresh's lane busy %s\n",
+               name, other_done ? "yes" : "no", still ? "yes" : "no");
+    return other_done && still;
+}
+
+static void t_writes(void)
+{
+    struct conn x;
+    char key[128];
+    uint64_t busy;
+    bool premise = refresh_queued("writes", &x, 1100, key, sizeof(key), &busy);
+    if (!st)
+        return;
+    int refresh_lane = x.store_lane;
     x.state = TCP_ST_CLOSE; /* the DEL */
     now_ns += 1000;
     store_sync(st, &x, TMO_NS, now_ns);
     int del_lane = x.store_lane;
+    poll_need = busy;
     run_until(need_passed, 3000);
     run_until(lanes_answered, 1000);
     long long exists = admin_cmd("EXISTS %s", key);
     teardown();
-    if (!other_done || !still)
-        printf("# premise: the other lane's WAIT returned %s, the refresh's lane busy %s\n",
-               other_done ? "yes" : "no", still ? "yes" : "no");
-    check(other_done && still && del_lane == refresh_lane && exists == 0,
+    check(premise && del_lane == refresh_lane && exists == 0,
           "writes: a DEL follows its connection's TTL refresh queued behind a WAIT (refresh on "
           "lane %d, DEL on lane %d); the closed connection's entry is gone (EXISTS %lld)",
           refresh_lane, del_lane, exists);
@@ -512,38 +530,13 @@ static void t_writes(void)
  * addresses and ports writes at once: on the DEL's lane, after it, so its entry survives. */
 static void t_reuse(void)
 {
-    struct store_config c =
-        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 4, 800);
-    if (!setup(2, &c)) {
-        not_set_up("reuse");
-        return;
-    }
-    struct conn w1, w0, x, x2;
-    conn_init(&w1, 1151, TCP_ST_SYN_SENT);
-    conn_init(&w0, 1152, TCP_ST_SYN_SENT);
-    conn_init(&x, 1150, TCP_ST_ESTABLISHED);
+    struct conn x, x2;
     char key[128];
-    store_conn_key(&x.key, key, sizeof(key));
-    admin_cmd("DEL %s", key);
-    now_ns += 1000;
-    uint64_t n1 = store_sync(st, &w1, TMO_NS, now_ns); /* a WAIT of 800 ms */
-    store_flush(st);
-    c.wait_timeout_ms = 100;
-    store_set_mode(st, &c);
-    now_ns += 1000;
-    uint64_t n0 = store_sync(st, &w0, TMO_NS, now_ns); /* a WAIT of 100 ms on the other lane */
-    store_flush(st);
-    /* x: written long ago, its TTL refresh and then its DEL queue behind the long WAIT */
-    x.stored_state = TCP_ST_ESTABLISHED;
-    x.stored_ns = 1;
-    now_ns += 1000;
-    store_sync(st, &x, TMO_NS, now_ns);
-    int busy = x.store_lane;
-    poll_need = busy == w1.store_lane ? n0 : n1;
-    bool other_done = run_until(need_passed, 3000); /* the other lane is idle again */
-    poll_need = busy == w1.store_lane ? n1 : n0;
-    bool still = store_pending(st, poll_need);
-    x.state = TCP_ST_CLOSE;
+    uint64_t busy;
+    bool premise = refresh_queued("reuse", &x, 1150, key, sizeof(key), &busy);
+    if (!st)
+        return;
+    x.state = TCP_ST_CLOSE; /* the DEL, behind the refresh */
     now_ns += 1000;
     store_sync(st, &x, TMO_NS, now_ns);
     int del_lane = x.store_lane;
@@ -552,14 +545,12 @@ static void t_reuse(void)
     store_sync(st, &x2, TMO_NS, now_ns);
     store_flush(st);
     int new_lane = x2.store_lane;
+    poll_need = busy;
     run_until(need_passed, 3000);
     run_until(lanes_answered, 2000);
     long long exists = admin_cmd("EXISTS %s", key);
     teardown();
-    if (!other_done || !still)
-        printf("# premise: the other lane's WAIT returned %s, the DEL's lane busy %s\n",
-               other_done ? "yes" : "no", still ? "yes" : "no");
-    check(other_done && still && new_lane == del_lane && exists == 1,
+    check(premise && new_lane == del_lane && exists == 1,
           "reuse: a new connection on the addresses and ports of one whose DEL waits behind a "
           "WAIT writes after it (DEL on lane %d, new entry on lane %d); the new entry stays "
           "(EXISTS %lld)",
