@@ -121,7 +121,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *pr, int revents)
     struct fwnode *w = ev_userdata(loop);
     flush_egress(w);
     if (w->store)
-        store_flush(w->store); /* a batch whose lane's WAIT returned in this round */
+        store_flush(w->store); /* group commit: one WAIT per lane for the writes of this round */
 }
 
 /* A capture descriptor is readable: run a batch of frames through the pipeline. */
@@ -135,9 +135,7 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
         log_errorx("side %c: %s", 'a' + fc.side, err);
         ev_break(loop, EVBREAK_ALL);
     }
-    flush_egress(w);
-    if (w->store)
-        store_flush(w->store); /* one WAIT for the whole batch (or after the one in flight) */
+    flush_egress(w); /* the batch's WAITs leave in on_prepare, after every callback of the round */
 }
 
 /* Whether an interface is up with a carrier (its operstate says so). */

@@ -418,12 +418,11 @@ struct relpoint {
     struct store *st;
     struct relpoint *next;    /* the lane's next point, in seq order, while queued */
     struct held *head, *tail; /* the packets waiting for it, FIFO */
-    uint64_t seq;
-    int lane;
-    int refs;       /* queued commands whose callback has it as argument */
-    bool failed;    /* a write of it failed, or its WAIT */
-    bool completed; /* its reply came (or its failure) */
-    bool queued;    /* not passed yet: on its lane's list */
+    uint64_t seq;             /* its lane is seq & LANE_MASK (lane_of_seq) */
+    int refs;                 /* queued commands whose callback has it as argument */
+    bool failed;              /* a write of it failed, or its WAIT */
+    bool completed;           /* its reply came (or its failure) */
+    bool queued;              /* not passed yet: on its lane's list */
 };
 
 /* One connection to the master. Redis blocks a connection that sent WAIT until the replicas
@@ -627,7 +626,7 @@ static void relpoint_complete(struct relpoint *rp)
     if (rp->completed)
         return;
     rp->completed = true;
-    lane_advance(rp->st, &rp->st->lane[rp->lane]);
+    lane_advance(rp->st, lane_of_seq(rp->st, rp->seq));
 }
 
 /* One callback fewer refers to rp. */
@@ -657,7 +656,6 @@ static struct relpoint *relpoint_new(struct store *st, int lane)
         return NULL;
     rp->st = st;
     rp->seq = ++st->issued << LANE_BITS | (uint64_t)lane;
-    rp->lane = lane;
     rp->queued = true;
     struct lane *ln = &st->lane[lane];
     if (ln->last)
@@ -734,7 +732,7 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
     (void)r;
     struct relpoint *rp = arg;
     struct store *st = rp->st;
-    struct lane *ln = &st->lane[rp->lane];
+    struct lane *ln = lane_of_seq(st, rp->seq);
     if (ln->inflight == rp)
         ln->inflight = NULL; /* the open batch's WAIT can go (store_flush) */
     int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
