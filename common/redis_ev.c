@@ -52,7 +52,10 @@ struct redis_ev {
     ev_timer sentinel_timer;
     ev_timer retry; /* reconnect after the backoff */
     unsigned long reconnects;
-    unsigned long long sent, replied; /* commands queued by redis_ev_cmd(v), their replies */
+    unsigned long long sent, replied;  /* commands queued by redis_ev_cmd(v), their replies */
+    void (*add_write)(void *privdata); /* the adapter's: starts writing the output buffer */
+    bool corked;     /* commands queued now stay in the output buffer (redis_ev_cork) */
+    bool write_held; /* one was held back by the cork */
     struct sub subs[MAX_SUBS];
     int nsubs;
     char addr[280];
@@ -289,6 +292,19 @@ static void handshake_cmd(struct redis_ev *r, redis_ev_reply_fn fn, int argc, co
         free(p);
 }
 
+/* The adapter's addWrite behind the cork: while corked, a command queued after the output buffer
+ * was written out stays in it (a write in progress goes on: the watcher is running). */
+static void corked_add_write(void *privdata)
+{
+    redisLibevEvents *e = privdata;
+    struct redis_ev *r = e->context->data;
+    if (r->corked && !e->writing) {
+        r->write_held = true;
+        return;
+    }
+    r->add_write(privdata);
+}
+
 static void master_connect(struct redis_ev *r)
 {
     set_addr(r);
@@ -307,6 +323,9 @@ static void master_connect(struct redis_ev *r)
     ac->data = r;
     r->ac = ac;
     redisLibevAttach(r->loop, ac);
+    r->add_write = ac->ev.addWrite;
+    ac->ev.addWrite = corked_add_write;
+    r->corked = r->write_held = false;
     redisAsyncSetConnectCallback(ac, on_master_connect);
     redisAsyncSetDisconnectCallback(ac, on_master_disconnect);
     if (r->password[0]) {
@@ -571,6 +590,16 @@ const char *redis_ev_addr(const struct redis_ev *r)
 unsigned long redis_ev_reconnects(const struct redis_ev *r)
 {
     return r->reconnects;
+}
+
+void redis_ev_cork(struct redis_ev *r, bool on)
+{
+    r->corked = on;
+    if (!on && r->write_held) {
+        r->write_held = false;
+        if (r->ac)
+            r->add_write(r->ac->ev.data);
+    }
 }
 
 unsigned long long redis_ev_sent(const struct redis_ev *r)

@@ -70,6 +70,12 @@ int redis_ev_cmdv(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, int argc,
  * At most 4 channels. Returns 0 or -1. */
 int redis_ev_subscribe(struct redis_ev *r, const char *channel, redis_ev_reply_fn fn, void *arg);
 
+/* Corks (on) or uncorks the master connection: while corked, commands queued once the output
+ * buffer has been written out stay in it, and leave together when it is uncorked (e.g. a batch of
+ * writes queued behind a blocking command goes out with the command that follows them). A new
+ * connection starts uncorked. */
+void redis_ev_cork(struct redis_ev *r, bool on);
+
 /* Drops the master connection (e.g. it stopped answering) and reconnects after the backoff.
  * Safe from inside a callback. */
 void redis_ev_drop(struct redis_ev *r, const char *why);

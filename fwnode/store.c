@@ -729,12 +729,13 @@ static void on_exec_release(struct redis_ev *r, const struct redis_reply *rr, vo
 /* WAIT: enough replicas, or the batch failed (timeout). */
 static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
-    (void)r;
     struct relpoint *rp = arg;
     struct store *st = rp->st;
     struct lane *ln = lane_of_seq(st, rp->seq);
-    if (ln->inflight == rp)
+    if (ln->inflight == rp) {
         ln->inflight = NULL; /* the open batch's WAIT can go (store_flush) */
+        redis_ev_cork(r, false);
+    }
     int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
     switch (store_judge_wait(redis_reply_type(rr), redis_reply_int(rr), need)) {
     case STORE_OK:
@@ -901,6 +902,10 @@ static void lane_wait(struct store *st, struct lane *ln)
         relpoint_complete(rp);
     } else {
         ln->inflight = rp; /* the last WAIT sent */
+        /* the writes that come while it blocks the connection leave with the next WAIT: the
+         * master applies them and asks the replicas for their acknowledgement at once (one
+         * wakeup of each replica per batch, not one for the writes and one for the WAIT) */
+        redis_ev_cork(ln->r, true);
     }
 }
 

@@ -143,7 +143,8 @@ const struct store_config *store_mode(const struct store *st);
 
 /* Hands a Redis connection to the store (owned from now on); up to STORE_LANES_MAX. The first
  * carries lookups, statistics and the periodic commands. Each group-commits on its own, with at
- * most one WAIT in flight (Redis blocks a connection behind its WAIT). Synchronous writes take
+ * most one WAIT in flight (Redis blocks a connection behind its WAIT); what is queued meanwhile
+ * stays corked in the worker and leaves with the next WAIT. Synchronous writes take
  * the lane that can commit them soonest (store_pick_lane), except that a connection whose
  * previous write is still unanswered keeps that write's lane, so its writes stay in order; other
  * writes are spread by connection hash. Returns 0, or -1 when the store has its maximum. */

@@ -19,6 +19,9 @@
  *   loss-kill, loss-drop, loss-free   a lane with a WAIT in flight, an open batch and an EXEC
  *              behind them loses its connection (CLIENT KILL, redis_ev_drop, store_free): under
  *              fail-closed every held packet is dropped, none forwarded
+ *   cork       a write that comes while its lane's WAIT blocks the connection stays in the worker
+ *              (the master's query buffer holds nothing of it) until that WAIT is answered,
+ *              then leaves with the next WAIT
  *   stress     per seed: a randomized run (connections change state, modes switch, lanes drop
  *              their connection or are killed); each connection's forwarded packets leave in
  *              order and every held packet is handed out exactly once
@@ -35,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "packet.h"
 #include "stats.h"
 #include "store.h"
@@ -273,12 +277,19 @@ static void on_admin_state(struct redis_ev *r, bool up, const char *why, void *a
 static bool admin_done;
 static enum redis_reply_type admin_type;
 static long long admin_int;
+static char admin_str[8192]; /* a string reply, cut to fit */
 
 static void on_admin_reply(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
     (void)r, (void)arg;
     admin_type = redis_reply_type(rr);
     admin_int = admin_type == RR_INTEGER ? redis_reply_int(rr) : -1;
+    size_t n = 0;
+    const char *str = admin_type == RR_STRING ? redis_reply_str(rr, &n) : NULL;
+    if (n >= sizeof(admin_str))
+        n = sizeof(admin_str) - 1;
+    memcpy(admin_str, str ? str : "", n);
+    admin_str[n] = '\0';
     admin_done = true;
 }
 
@@ -624,6 +635,52 @@ static void t_hol(void)
           reps);
 }
 
+/* The query buffer length (CLIENT LIST qbuf) of the client named name, -1 when not listed. */
+static long long client_qbuf(const char *name)
+{
+    char want[64];
+    snprintf(want, sizeof(want), " name=%s ", name);
+    if (admin_cmd("CLIENT LIST") != -1 || admin_type != RR_STRING)
+        return -1;
+    const char *line = strstr(admin_str, want);
+    const char *q = line ? strstr(line, " qbuf=") : NULL;
+    return q ? atoll(q + 6) : -1;
+}
+
+static void t_cork(void)
+{
+    /* the WAIT asks for one replica more than there are: it blocks for its whole timeout */
+    struct store_config c =
+        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 1, 700);
+    if (!setup(1, &c)) {
+        not_set_up("cork");
+        return;
+    }
+    struct conn x, y;
+    conn_init(&x, 1700, TCP_ST_SYN_SENT);
+    conn_init(&y, 1701, TCP_ST_SYN_SENT);
+    pkt(&x, "X:0");
+    store_flush(st); /* X's WAIT in flight */
+    run_ms(150);     /* at the master, blocking the connection */
+    pkt(&y, "Y:0");  /* the next batch: SET (+ SADD) */
+    run_ms(150);
+    long long qbuf = client_qbuf("so-lane0");
+    char key[KEYS_MAX];
+    store_conn_key(&y.key, key, sizeof(key));
+    long long early = admin_cmd("EXISTS %s", key);
+    auto_flush = true;
+    poll_rels = 2;
+    bool both = run_until(rels_reached, 3000);
+    long long late = admin_cmd("EXISTS %s", key);
+    teardown();
+    check(qbuf == 0 && early == 0 && both && late == 1 && verdict("X:0") == 'F' &&
+              verdict("Y:0") == 'F' && rels_in_order(),
+          "cork: Y's write, queued while X's WAIT blocks the lane, is not at the master before "
+          "that WAIT is answered (query buffer %lld bytes, EXISTS %lld), then written (EXISTS "
+          "%lld); both packets forwarded after their WAITs timed out (fail-open)",
+          qbuf, early, late);
+}
+
 static void t_wrap(void)
 {
     const int points = 4100;
@@ -962,7 +1019,7 @@ int main(int argc, char **argv)
         seeds[nseeds++] = 1;
     static const char *known[] = {"handshake", "writes",    "reuse", "switch",
                                   "hol",       "wrap",      "pin",   "loss-kill",
-                                  "loss-drop", "loss-free", "stress"};
+                                  "loss-drop", "loss-free", "cork",  "stress"};
     for (int i = optind; i < argc; i++) {
         size_t k = 0;
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(argv[i], known[k]) != 0)
@@ -1006,6 +1063,8 @@ int main(int argc, char **argv)
     for (int how = 0; how < 3; how++)
         if (wanted(argc, argv, loss_names[how]))
             t_loss(how);
+    if (wanted(argc, argv, "cork"))
+        t_cork();
     if (wanted(argc, argv, "stress"))
         for (int i = 0; i < nseeds; i++)
             t_stress(seeds[i], rounds);
