@@ -44,6 +44,11 @@ lab_start --no-redis # the data plane alone (issue 2): no Redis, level none; fas
 # ---- (1) blind RSTs into a live connection ----
 want=$(cat "$STATE/www/big.sha256")
 rm -f "$STATE/crafted-big"
+# a rate-limited curl reads its socket buffer in bursts and then pauses, so the connection can be
+# silent for a while (buffer / rate): the helpers wait up to 6 s for a packet of it, and the
+# client's receive buffer is capped (256 KiB, not the host's 32 MiB, which could take in the
+# whole file at once and leave the server nothing more to send)
+inc sysctl -qw net.ipv4.tcp_rmem="4096 131072 262144"
 inc curl -sS -m 60 --limit-rate 2M -o "$STATE/crafted-big" http://10.10.2.10/big &
 curl_pid=$!
 established() { inc ss -Htn state established dst 10.10.2.10 dport = :80 | grep -q .; }
@@ -53,10 +58,10 @@ stats_now
 rst0=$(stat_sum drop_tcp_bad_rst drop_tcp_out_of_window)
 tcpdump_start fwl-server rst-at-server 'tcp[tcpflags] & tcp-rst != 0' && td_srv=$TD_PID
 tcpdump_start fwl-client rst-at-client 'tcp[tcpflags] & tcp-rst != 0' && td_cli=$TD_PID
-out=$(craft fwl-client rst --src 10.10.1.10 --dst 10.10.2.10 --dport 80 --count 3)
+out=$(craft fwl-client rst --src 10.10.1.10 --dst 10.10.2.10 --dport 80 --count 3 --timeout 6)
 diag "client-side RST: $out"
 check "3 out-of-window RSTs sent client -> server (seq 2^31 off)" test "$(json "$out" sent)" = 3
-out=$(craft fwl-server rst --vmac "$VMAC_B" --src 10.10.2.10 --dst 10.10.1.10 --dport 80 --reverse --count 3)
+out=$(craft fwl-server rst --vmac "$VMAC_B" --src 10.10.2.10 --dst 10.10.1.10 --dport 80 --reverse --count 3 --timeout 6)
 diag "server-side RST: $out"
 check "3 out-of-window RSTs sent server -> client (seq 2^31 off)" test "$(json "$out" sent)" = 3
 check "the download was still running after the injection" pid_alive "$curl_pid"
