@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster.h"
@@ -29,6 +30,7 @@ struct cluster {
     bool healthy; /* the data interfaces are up: heartbeats are sent */
     ev_timer heartbeat;
     ev_timer poll;
+    uint64_t last_hb_ns; /* when the heartbeat timer last ran (monotonic) */
 };
 
 static void note(struct cluster *c, bool warn, const char *fmt, ...) FW_PRINTF(3, 4);
@@ -64,10 +66,27 @@ static void send_heartbeat(struct cluster *c)
     redis_ev_cmd(c->cmd, on_ignore, NULL, "SADD %s %s", KEYS_NODES, c->node);
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)loop, (void)revents;
-    send_heartbeat(t->data);
+    struct cluster *c = t->data;
+    /* more than two periods since the last run: the worker was not scheduled (or its loop was
+     * busy) for that long, which emgr takes for a failure once heartbeat_ms * misses pass */
+    uint64_t now = mono_ns(), gap_ms = (now - c->last_hb_ns) / 1000000;
+    if (c->last_hb_ns && c->cmd && c->healthy && gap_ms > 2 * (uint64_t)c->heartbeat_ms)
+        note(c, true,
+             "heartbeat %llu ms after the one before (every %ld ms; emgr fails a worker after "
+             "%ld ms without one): the worker did not run meanwhile",
+             (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses);
+    c->last_hb_ns = now;
+    send_heartbeat(c);
 }
 
 /* Looks a field up in an HGETALL reply. */

@@ -9,6 +9,7 @@
 #     expires: the keyspace event reaches nobody); then emgr1 is started again: it notices all the
 #     same (its membership scan), and the dead worker's buckets move to the backup; traffic in those
 #     buckets flows again.
+#   a late heartbeat: a worker stopped (SIGSTOP) for 80 ms logs that its heartbeat came late.
 #   least privilege: the managers log in as the ACL user emgr (redis/users.acl.in), not admin;
 #     test_acl.sh checks what that user may and may not do.
 set -u
@@ -123,6 +124,18 @@ check "emgr1 leads again" test "$(leader)" = emgr1
 check "emgr status: node3 active" role_is node3 active
 check "a request in node1's former buckets passes again (client port $((P1 + 1024)))" \
     test "$(inc curl -sS -m 5 --local-port "$((P1 + 1024))" http://10.10.2.10/1b 2>/dev/null)" = x
+
+# ---- a worker that did not run for a while says so ----
+# (80 ms stopped: more than two heartbeat periods, less than the misses that fail a worker)
+T_STOP=$(now_s)
+kill -STOP "$(worker_pid node2)"
+sleep 0.08
+kill -CONT "$(worker_pid node2)"
+late_hb() { log_first_after "$STATE/node2.log" "$T_STOP" 'heartbeat [0-9]+ ms after the one before' >/dev/null; }
+if check "node2, stopped for 80 ms (SIGSTOP), logs that its heartbeat came late" wait_until 3 late_hb; then
+    line=$(log_first_after "$STATE/node2.log" "$T_STOP" 'heartbeat [0-9]+ ms after the one before')
+    diag "node2's log: ${line#* warn: }"
+fi
 
 for n in node1 node2 node3; do node_stats_diag "$n"; done
 check "no sanitizer report in the workers' and managers' logs" cluster_logs_clean
