@@ -606,21 +606,32 @@ static void t_switch(void)
           verdict("X:0"), verdict("Y:0"), verdict("Z:0"));
 }
 
+/* A store of one lane in mode c, where connection X (source port sport) sent its SYN and its WAIT
+ * is in flight; Y (sport + 1) has sent nothing yet. False (reported) when the store did not come
+ * up. */
+static bool x_waits(const char *name, const struct store_config *c, uint16_t sport, struct conn *x,
+                    struct conn *y)
+{
+    if (!setup(1, c)) {
+        not_set_up(name);
+        return false;
+    }
+    conn_init(x, sport, TCP_ST_SYN_SENT);
+    conn_init(y, (uint16_t)(sport + 1), TCP_ST_SYN_SENT);
+    pkt(x, "X:0");
+    store_flush(st); /* X's WAIT in flight */
+    return true;
+}
+
 static void t_hol(void)
 {
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_CLOSED, reps, 1000);
-    if (!setup(1, &c)) {
-        not_set_up("hol");
-        return;
-    }
     struct conn x, y;
-    conn_init(&x, 1300, TCP_ST_SYN_SENT);
-    conn_init(&y, 1301, TCP_ST_SYN_SENT);
-    pkt(&x, "X:0");
-    store_flush(st); /* X's WAIT in flight */
-    pkt(&y, "Y:0");  /* the next batch */
-    pkt(&x, "X:1");  /* no write: waits for X's point */
+    if (!x_waits("hol", &c, 1300, &x, &y))
+        return;
+    pkt(&y, "Y:0"); /* the next batch */
+    pkt(&x, "X:1"); /* no write: waits for X's point */
     poll_need = x.hold_need;
     bool passed = run_until(need_passed, 2000);
     pkt(&x, "X:2"); /* X's point passed: forwarded at once */
@@ -652,17 +663,11 @@ static void t_cork(void)
     /* the WAIT asks for one replica more than there are: it blocks for its whole timeout */
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 1, 700);
-    if (!setup(1, &c)) {
-        not_set_up("cork");
-        return;
-    }
     struct conn x, y;
-    conn_init(&x, 1700, TCP_ST_SYN_SENT);
-    conn_init(&y, 1701, TCP_ST_SYN_SENT);
-    pkt(&x, "X:0");
-    store_flush(st); /* X's WAIT in flight */
-    run_ms(150);     /* at the master, blocking the connection */
-    pkt(&y, "Y:0");  /* the next batch: SET (+ SADD) */
+    if (!x_waits("cork", &c, 1700, &x, &y))
+        return;
+    run_ms(150);    /* X's WAIT at the master, blocking the connection */
+    pkt(&y, "Y:0"); /* the next batch: SET (+ SADD) */
     run_ms(150);
     long long qbuf = client_qbuf("so-lane0");
     char key[KEYS_MAX];
