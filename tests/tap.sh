@@ -1,7 +1,11 @@
 # shellcheck shell=bash
 # TAP lines for the test scripts (sourced): "ok - what", "not ok - what".
+TAP_FAILED=0 # "not ok" lines printed by this shell
 ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
+notok() {
+    TAP_FAILED=$((TAP_FAILED + 1))
+    echo "not ok - $*"
+}
 # check "description" command...: ok when the command succeeds (returns 1 after "not ok")
 check() {
     local d=$1

@@ -49,6 +49,15 @@ lab_cleanup() {
     local rc=$?
     # FWLAB_KEEP_LOGS=DIR: the lab's logs are kept there (for a failure's post-mortem)
     if [ -n "${FWLAB_KEEP_LOGS:-}" ]; then mkdir -p "$FWLAB_KEEP_LOGS" && cp "$STATE"/*.log "$FWLAB_KEEP_LOGS/" 2>/dev/null; fi
+    # after a failure, the workers' and managers' last log lines go into the test's output (a CI
+    # run keeps only that): what they saw of heartbeats, maps and Redis
+    if [ "${TAP_FAILED:-0}" -gt 0 ]; then
+        local f
+        for f in "$STATE"/node*.log "$STATE"/emgr*.log; do
+            [ -s "$f" ] || continue
+            diag "--- $(basename "$f"), last 25 lines" "$(tail -n 25 "$f" | cut -c1-300)"
+        done
+    fi
     "$FWLAB" down >/dev/null 2>&1 || true
     exit $rc
 }
