@@ -726,6 +726,12 @@ static void on_exec_release(struct redis_ev *r, const struct redis_reply *rr, vo
     relpoint_unref(rp);    /* the EXEC's, last: it may free rp */
 }
 
+/* The replicas a WAIT asks for: the configured number, or every replica the master has. */
+static int wait_replicas(const struct store *st)
+{
+    return st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
+}
+
 /* WAIT: enough replicas, or the batch failed (timeout). */
 static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
@@ -736,7 +742,7 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
         ln->inflight = NULL; /* the open batch's WAIT can go (store_flush) */
         redis_ev_cork(r, false);
     }
-    int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
+    int need = wait_replicas(st);
     switch (store_judge_wait(redis_reply_type(rr), redis_reply_int(rr), need)) {
     case STORE_OK:
         break;
@@ -806,6 +812,12 @@ int store_pick_lane(const uint8_t *state, int n)
     return best;
 }
 
+/* Whether the write whose command count on lane l was mark (redis_ev_sent) is unanswered. */
+static bool unanswered(const struct store *st, int l, uint64_t mark)
+{
+    return mark && l < st->nlanes && redis_ev_replied(st->lane[l].r) < mark;
+}
+
 /* The lane of a write of c (steering hash h): the lane packets of c wait on (they leave in order:
  * a lane passes its release points in order, two lanes might not), else the lane of c's previous
  * write while that is unanswered (a connection's writes stay in order), else the lane of the last
@@ -819,14 +831,12 @@ static int write_lane(struct store *st, const struct conn *c, uint32_t h)
     if (c->hold_need && store_pending(st, c->hold_need) &&
         (int)(c->hold_need & LANE_MASK) < st->nlanes)
         return (int)(c->hold_need & LANE_MASK);
-    if (c->store_mark && c->store_lane < st->nlanes &&
-        redis_ev_replied(st->lane[c->store_lane].r) < c->store_mark)
+    if (unanswered(st, c->store_lane, c->store_mark))
         return c->store_lane;
     /* a write of the same key by another connection object (the one before it on the same
      * addresses and ports, whose delete may still be queued), or of a key that shares the slot */
     const uint32_t slot = h % KEY_PINS;
-    if (st->pin[slot].mark && st->pin[slot].lane < st->nlanes &&
-        redis_ev_replied(st->lane[st->pin[slot].lane].r) < st->pin[slot].mark)
+    if (unanswered(st, st->pin[slot].lane, st->pin[slot].mark))
         return st->pin[slot].lane;
     if (st->cfg.strategy != SYNC_STRATEGY_SYNC)
         return lane_of(st, h);
@@ -894,7 +904,7 @@ static int send_plan(struct store *st, int l, uint32_t h, const struct conn *c,
 /* Sends the WAIT of the lane's open batch (the WAIT in flight, if any, is answered first). */
 static void lane_wait(struct store *st, struct lane *ln)
 {
-    int need = st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
+    int need = wait_replicas(st);
     struct relpoint *rp = ln->batch;
     ln->batch = NULL;
     if (relpoint_cmd(ln->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms) != 0) {

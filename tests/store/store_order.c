@@ -568,21 +568,33 @@ static void t_reuse(void)
           del_lane, new_lane, exists);
 }
 
+/* A store of n lanes in mode c, where connection X (source port sport) sent its SYN and its WAIT
+ * is in flight; Y (sport + 1; may be NULL) has sent nothing yet. False (reported) when the store
+ * did not come up. */
+static bool x_waits(const char *name, int n, const struct store_config *c, uint16_t sport,
+                    struct conn *x, struct conn *y)
+{
+    if (!setup(n, c)) {
+        not_set_up(name);
+        return false;
+    }
+    conn_init(x, sport, TCP_ST_SYN_SENT);
+    if (y)
+        conn_init(y, (uint16_t)(sport + 1), TCP_ST_SYN_SENT);
+    pkt(x, "X:0");
+    store_flush(st); /* X's WAIT in flight */
+    return true;
+}
+
 static void t_switch(void)
 {
     const long wait_ms = 200;
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_TRANSACTION, SYNC_POLICY_CLOSED, reps + 4, wait_ms);
-    if (!setup(1, &c)) {
-        not_set_up("switch");
-        return;
-    }
     struct conn x, y, z;
-    conn_init(&x, 1200, TCP_ST_SYN_SENT);
-    conn_init(&y, 1201, TCP_ST_SYN_SENT);
+    if (!x_waits("switch", 1, &c, 1200, &x, &y)) /* WAIT #1 in flight */
+        return;
     conn_init(&z, 1202, TCP_ST_SYN_SENT);
-    pkt(&x, "X:0"); /* WAIT #1 in flight */
-    store_flush(st);
     pkt(&y, "Y:0"); /* the next batch, open behind it */
     store_flush(st);
     c.strategy = SYNC_STRATEGY_ASYNC;
@@ -606,29 +618,12 @@ static void t_switch(void)
           verdict("X:0"), verdict("Y:0"), verdict("Z:0"));
 }
 
-/* A store of one lane in mode c, where connection X (source port sport) sent its SYN and its WAIT
- * is in flight; Y (sport + 1) has sent nothing yet. False (reported) when the store did not come
- * up. */
-static bool x_waits(const char *name, const struct store_config *c, uint16_t sport, struct conn *x,
-                    struct conn *y)
-{
-    if (!setup(1, c)) {
-        not_set_up(name);
-        return false;
-    }
-    conn_init(x, sport, TCP_ST_SYN_SENT);
-    conn_init(y, (uint16_t)(sport + 1), TCP_ST_SYN_SENT);
-    pkt(x, "X:0");
-    store_flush(st); /* X's WAIT in flight */
-    return true;
-}
-
 static void t_hol(void)
 {
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_CLOSED, reps, 1000);
     struct conn x, y;
-    if (!x_waits("hol", &c, 1300, &x, &y))
+    if (!x_waits("hol", 1, &c, 1300, &x, &y))
         return;
     pkt(&y, "Y:0"); /* the next batch */
     pkt(&x, "X:1"); /* no write: waits for X's point */
@@ -664,7 +659,7 @@ static void t_cork(void)
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 1, 700);
     struct conn x, y;
-    if (!x_waits("cork", &c, 1700, &x, &y))
+    if (!x_waits("cork", 1, &c, 1700, &x, &y))
         return;
     run_ms(150);    /* X's WAIT at the master, blocking the connection */
     pkt(&y, "Y:0"); /* the next batch: SET (+ SADD) */
@@ -691,14 +686,9 @@ static void t_wrap(void)
     const int points = 4100;
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 4, 10000);
-    if (!setup(2, &c)) {
-        not_set_up("wrap");
-        return;
-    }
     struct conn x;
-    conn_init(&x, 1400, TCP_ST_SYN_SENT);
-    pkt(&x, "X:0");
-    store_flush(st); /* a WAIT of 10 s on X's lane */
+    if (!x_waits("wrap", 2, &c, 1400, &x, NULL)) /* a WAIT of 10 s on X's lane */
+        return;
     c.replicas = 0;
     c.wait_timeout_ms = 1000;
     store_set_mode(st, &c);
@@ -770,17 +760,11 @@ static void t_loss(int how)
     static const char *const whats[] = {"CLIENT KILL", "redis_ev_drop", "store_free"};
     struct store_config c =
         mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_TRANSACTION, SYNC_POLICY_CLOSED, reps + 4, 2000);
-    if (!setup(1, &c)) {
-        not_set_up(loss_names[how]);
-        return;
-    }
     struct conn x, y, z, w;
-    conn_init(&x, (uint16_t)(1600 + 10 * how), TCP_ST_SYN_SENT);
-    conn_init(&y, (uint16_t)(1601 + 10 * how), TCP_ST_SYN_SENT);
+    if (!x_waits(loss_names[how], 1, &c, (uint16_t)(1600 + 10 * how), &x, &y))
+        return;
     conn_init(&z, (uint16_t)(1602 + 10 * how), TCP_ST_SYN_SENT);
     conn_init(&w, (uint16_t)(1603 + 10 * how), TCP_ST_SYN_SENT);
-    pkt(&x, "X:0");
-    store_flush(st);
     pkt(&y, "Y:0");
     pkt(&x, "X:1");
     store_flush(st);
