@@ -14,6 +14,7 @@
 #define MAX_SENTINELS 8
 #define MAX_SUBS      4
 #define WHY_LEN       1024 /* room for two host names and an error */
+#define REPLY_SKIP    "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
 
 struct endpoint {
     char host[256];
@@ -25,6 +26,7 @@ struct pending {
     redis_ev_reply_fn fn;
     void *arg;
     bool counted; /* queued by redis_ev_cmd(v): its callback counts in replied */
+    bool carrier; /* carries a quiet run: an error reply may be a quiet command's */
 };
 
 /* A subscription: kept for the life of the connection object, renewed at every reconnect. */
@@ -54,8 +56,11 @@ struct redis_ev {
     unsigned long reconnects;
     unsigned long long sent, replied;  /* commands queued by redis_ev_cmd(v), their replies */
     void (*add_write)(void *privdata); /* the adapter's: starts writing the output buffer */
-    bool corked;     /* commands queued now stay in the output buffer (redis_ev_cork) */
-    bool write_held; /* one was held back by the cork */
+    bool corked;                 /* commands queued now stay in the output buffer (redis_ev_cork) */
+    bool write_held;             /* one was held back by the cork */
+    bool quiet_wanted, quiet_ok; /* redis_ev_quiet asked for; CLIENT REPLY SKIP works */
+    char *qbuf;                  /* the quiet run not queued yet: CLIENT REPLY SKIP, command, ... */
+    size_t qlen, qcap;
     struct sub subs[MAX_SUBS];
     int nsubs;
     char addr[280];
@@ -170,6 +175,13 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
+/* An error a data command answers that CLIENT REPLY SKIP cannot (it is not refused for memory,
+ * and has no key): when the command carrying a quiet run answers it, the replies are in step. */
+static bool in_step_error(const char *msg)
+{
+    return msg && (strncmp(msg, "OOM ", 4) == 0 || strncmp(msg, "WRONGTYPE ", 10) == 0);
+}
+
 /* Runs a queued command's callback. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -179,6 +191,16 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         r->replied++; /* not the handshake's: sent does not count those */
     if (p->fn)
         p->fn(r, (const struct redis_reply *)reply, p->arg);
+    if (p->carrier && reply && ((const redisReply *)reply)->type == REDIS_REPLY_ERROR &&
+        r->ac == ac && !in_step_error(((const redisReply *)reply)->str)) {
+        /* CLIENT REPLY SKIP refused would answer ahead of the commands it should silence */
+        char why[WHY_LEN];
+        snprintf(why, sizeof(why),
+                 "%s answered a command sent behind commands without replies with an error "
+                 "(%s): replies may be out of step",
+                 r->addr, ((const redisReply *)reply)->str ? ((const redisReply *)reply)->str : "");
+        redis_ev_drop(r, why);
+    }
     free(p);
 }
 
@@ -212,6 +234,12 @@ static void master_lost(struct redis_ev *r, const char *why)
     bool was_up = r->up;
     r->up = false;
     r->ac = NULL;
+    r->quiet_ok = false;
+    if (r->qlen) {
+        r->qlen = 0; /* lost with the connection: as if its carrier got no reply */
+        r->sent++;
+        r->replied++;
+    }
     ev_timer_stop(r->loop, &r->handshake);
     if (was_up && r->state_fn)
         r->state_fn(r, false, why, r->arg);
@@ -253,6 +281,14 @@ static void on_auth(struct redis_ev *r, const struct redis_reply *rr, void *arg)
     }
 }
 
+/* CLIENT REPLY ON in the handshake: +OK when CLIENT REPLY (SKIP as well) is permitted; an ACL
+ * may refuse it, and then every command is sent with its reply. */
+static void on_quiet_probe(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)arg;
+    r->quiet_ok = redis_reply_type(rr) == RR_STATUS;
+}
+
 /* The last step of the handshake: the server must be a master. */
 static void on_role(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
@@ -288,6 +324,7 @@ static void handshake_cmd(struct redis_ev *r, redis_ev_reply_fn fn, int argc, co
     p->fn = fn;
     p->arg = NULL;
     p->counted = false;
+    p->carrier = false;
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, NULL) != REDIS_OK)
         free(p);
 }
@@ -335,6 +372,10 @@ static void master_connect(struct redis_ev *r)
     if (r->client_name[0]) {
         const char *argv[3] = {"CLIENT", "SETNAME", r->client_name};
         handshake_cmd(r, NULL, 3, argv);
+    }
+    if (r->quiet_wanted) {
+        const char *argv[3] = {"CLIENT", "REPLY", "ON"};
+        handshake_cmd(r, on_quiet_probe, 3, argv);
     }
     const char *role[1] = {"ROLE"};
     handshake_cmd(r, on_role, 1, role);
@@ -512,6 +553,7 @@ struct redis_ev *redis_ev_new(struct ev_loop *loop, const struct redis_ev_config
     copy_str(r->user, sizeof(r->user), cfg->user);
     copy_str(r->password, sizeof(r->password), cfg->password);
     copy_str(r->client_name, sizeof(r->client_name), cfg->client_name);
+    r->quiet_wanted = cfg->quiet;
     r->connect_timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout : 1.0;
     r->backoff_min = cfg->backoff_min > 0 ? cfg->backoff_min : 0.05;
     r->backoff_max = cfg->backoff_max >= r->backoff_min ? cfg->backoff_max : r->backoff_min;
@@ -574,6 +616,7 @@ void redis_ev_free(struct redis_ev *r)
         redisAsyncFree(ac);
     if (sac)
         redisAsyncFree(sac);
+    free(r->qbuf);
     free(r);
 }
 
@@ -612,6 +655,83 @@ unsigned long long redis_ev_replied(const struct redis_ev *r)
     return r->replied;
 }
 
+/* ---- quiet runs ---- */
+
+static int qbuf_add(struct redis_ev *r, const char *s, size_t n)
+{
+    if (r->qlen + n > r->qcap) {
+        size_t cap = r->qcap ? r->qcap : 4096;
+        while (cap < r->qlen + n)
+            cap *= 2;
+        char *b = realloc(r->qbuf, cap);
+        if (!b)
+            return -1;
+        r->qbuf = b;
+        r->qcap = cap;
+    }
+    memcpy(r->qbuf + r->qlen, s, n);
+    r->qlen += n;
+    return 0;
+}
+
+/* Queues cmd (formatted, n bytes) with the quiet run ahead of it, in one piece. */
+static int queue_carrier(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *cmd,
+                         size_t n)
+{
+    struct pending *p = malloc(sizeof(*p));
+    if (!p || qbuf_add(r, cmd, n) != 0) {
+        free(p);
+        return -1;
+    }
+    *p = (struct pending){fn, arg, true, true};
+    int rc = redisAsyncFormattedCommand(r->ac, on_reply, p, r->qbuf, r->qlen);
+    r->qlen = 0;
+    r->sent++;
+    if (rc != REDIS_OK) {
+        free(p);
+        r->replied++; /* the run is lost: what waited for its answer has it */
+        return -1;
+    }
+    return 0;
+}
+
+int redis_ev_vquiet(struct redis_ev *r, const char *fmt, va_list ap)
+{
+    if (!r->up || !r->quiet_ok)
+        return -1;
+    char *cmd = NULL;
+    int n = redisvFormatCommand(&cmd, fmt, ap);
+    if (n < 0)
+        return -1;
+    size_t at = r->qlen;
+    int rc = qbuf_add(r, REPLY_SKIP, sizeof(REPLY_SKIP) - 1);
+    if (rc == 0)
+        rc = qbuf_add(r, cmd, (size_t)n);
+    redisFreeCommand(cmd);
+    if (rc != 0)
+        r->qlen = at;
+    return rc;
+}
+
+int redis_ev_quiet(struct redis_ev *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redis_ev_vquiet(r, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+bool redis_ev_quiet_ok(const struct redis_ev *r)
+{
+    return r->up && r->quiet_ok;
+}
+
+unsigned long long redis_ev_mark(const struct redis_ev *r)
+{
+    return r->sent + (r->qlen ? 1 : 0);
+}
+
 int redis_ev_cmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *fmt, ...)
 {
     va_list ap;
@@ -625,12 +745,22 @@ int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const cha
 {
     if (!r->up)
         return -1;
+    if (r->qlen) {
+        char *cmd = NULL;
+        int n = redisvFormatCommand(&cmd, fmt, ap);
+        if (n < 0)
+            return -1;
+        int rc = queue_carrier(r, fn, arg, cmd, (size_t)n);
+        redisFreeCommand(cmd);
+        return rc;
+    }
     struct pending *p = malloc(sizeof(*p));
     if (!p)
         return -1;
     p->fn = fn;
     p->arg = arg;
     p->counted = true;
+    p->carrier = false;
     int rc = redisvAsyncCommand(r->ac, on_reply, p, fmt, ap);
     if (rc != REDIS_OK) {
         free(p);
@@ -645,12 +775,22 @@ int redis_ev_cmdv(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, int argc,
 {
     if (!r->up)
         return -1;
+    if (r->qlen) {
+        char *cmd = NULL;
+        long long n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        if (n < 0)
+            return -1;
+        int rc = queue_carrier(r, fn, arg, cmd, (size_t)n);
+        redisFreeCommand(cmd);
+        return rc;
+    }
     struct pending *p = malloc(sizeof(*p));
     if (!p)
         return -1;
     p->fn = fn;
     p->arg = arg;
     p->counted = true;
+    p->carrier = false;
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
         free(p);
         return -1;

@@ -37,6 +37,7 @@ struct redis_ev_config {
     double connect_timeout;  /* seconds */
     double backoff_min;      /* seconds before the first reconnect */
     double backoff_max;      /* longest wait between reconnects */
+    bool quiet;              /* offer redis_ev_quiet: the handshake checks CLIENT REPLY SKIP */
 };
 
 /* Called with up = true once a master connection is ready (authenticated, role checked), and with
@@ -76,6 +77,21 @@ int redis_ev_subscribe(struct redis_ev *r, const char *channel, redis_ev_reply_f
  * connection starts uncorked. */
 void redis_ev_cork(struct redis_ev *r, bool on);
 
+/* Queues a command the server runs without replying (CLIENT REPLY SKIP ahead of it): the run of
+ * such commands leaves in one piece with the next command queued with a callback, in the order
+ * they were queued. Its outcome (or its error) can only be read back afterwards. An error reply
+ * to the command that carries a run (other than OOM or WRONGTYPE, which CLIENT REPLY SKIP never
+ * answers) drops the connection: it may come from a CLIENT REPLY SKIP that was refused, and the
+ * replies would be out of step. A run is lost with its connection. Returns 0, or -1
+ * when the connection is not up or does not skip replies (redis_ev_quiet_ok); nothing is queued
+ * then. */
+int redis_ev_quiet(struct redis_ev *r, const char *fmt, ...);
+int redis_ev_vquiet(struct redis_ev *r, const char *fmt, va_list ap);
+
+/* Whether redis_ev_quiet can be used: the config asked for it and the handshake found CLIENT
+ * REPLY permitted on this connection (CLIENT REPLY ON answered +OK). */
+bool redis_ev_quiet_ok(const struct redis_ev *r);
+
 /* Drops the master connection (e.g. it stopped answering) and reconnects after the backoff.
  * Safe from inside a callback. */
 void redis_ev_drop(struct redis_ev *r, const char *why);
@@ -89,6 +105,9 @@ unsigned long redis_ev_reconnects(const struct redis_ev *r);
  * once redis_ev_replied >= n. */
 unsigned long long redis_ev_sent(const struct redis_ev *r);
 unsigned long long redis_ev_replied(const struct redis_ev *r);
+/* The count redis_ev_replied reaches once every command queued so far, quiet ones included, has
+ * been answered (a quiet run is answered with the command that carries it). */
+unsigned long long redis_ev_mark(const struct redis_ev *r);
 
 enum redis_reply_type redis_reply_type(const struct redis_reply *rr);
 /* String, status and error replies; *len may be NULL. "" for other types. */

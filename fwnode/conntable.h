@@ -38,7 +38,7 @@ struct conn {
     uint8_t stored_state; /* the state last written to the shared store, 0: none */
     uint64_t stored_ns;   /* when it was written (TTL refresh) */
     uint64_t hold_need;   /* the store's release point this connection's packets wait for */
-    uint64_t store_mark;  /* its last write's command number on store_lane (redis_ev_sent) */
+    uint64_t store_mark;  /* store_lane's redis_ev_mark after its last write */
 };
 
 struct conntable;

@@ -452,6 +452,7 @@ static int store_setup(struct fwnode *w)
     struct redis_ev *r = NULL;
     for (long i = 0; i < s->connections; i++) {
         struct redis_ev_config lc = rc;
+        lc.quiet = true; /* synchronous batches send their writes without replies */
         char lname[160];
         if (i > 0) { /* lane 0 keeps the plain name: the one operators look for */
             snprintf(lname, sizeof(lname), "%s-w%ld", name, i + 1);

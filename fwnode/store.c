@@ -374,6 +374,27 @@ enum store_outcome store_judge_wait(enum redis_reply_type t, long long acked, in
     return acked >= required ? STORE_OK : STORE_TIMEOUT;
 }
 
+enum store_outcome store_judge_readback(enum redis_reply_type t, const char *s, size_t len,
+                                        const char *want, size_t want_len, uint8_t proto,
+                                        uint8_t rank, const char *node)
+{
+    if (t == RR_NONE)
+        return STORE_LOST;
+    if (t == RR_NIL)
+        return want ? STORE_ERROR : STORE_OK;
+    if (t != RR_STRING)
+        return STORE_ERROR;
+    if (want && len == want_len && memcmp(s, want, len) == 0)
+        return STORE_OK;
+    struct store_entry e;
+    char err[128];
+    if (store_entry_parse(s, len, proto, &e, err, sizeof(err)) != 0)
+        return STORE_ERROR;
+    if (strcmp(e.owner, node) != 0 || (want && e.rank > rank))
+        return STORE_REFUSED;
+    return STORE_ERROR;
+}
+
 enum store_outcome store_judge_lookup(enum redis_reply_type t, const char *s, size_t len,
                                       uint8_t proto, struct store_entry *e)
 {
@@ -410,6 +431,15 @@ struct lookup {
     struct held *head, *tail;
 };
 
+/* An entry a synchronous batch wrote without replies: read back after the batch's WAIT. */
+struct check {
+    char key[KEYS_MAX];
+    char val[STORE_VALUE_MAX]; /* as written; "" for a delete */
+    uint8_t proto, rank;
+    bool del;
+    bool held; /* a held write: when it did not take effect, the batch fails */
+};
+
 /* A point packets can wait for: an EXEC reply (async/transaction) or a WAIT reply (sync). It
  * completes with that reply (or a failure), and passes once every earlier point of its lane has
  * passed: then its held packets are handed out. Freed when it has passed and no callback refers
@@ -420,9 +450,11 @@ struct relpoint {
     struct held *head, *tail; /* the packets waiting for it, FIFO */
     uint64_t seq;             /* its lane is seq & LANE_MASK (lane_of_seq) */
     int refs;                 /* queued commands whose callback has it as argument */
-    bool failed;              /* a write of it failed, or its WAIT */
-    bool completed;           /* its reply came (or its failure) */
-    bool queued;              /* not passed yet: on its lane's list */
+    struct check *checks;     /* sync: the entries its writes, sent without replies, must leave */
+    size_t nchecks, capchecks;
+    bool failed;    /* a write of it failed, or its WAIT */
+    bool completed; /* its reply came (or its failure) */
+    bool queued;    /* not passed yet: on its lane's list */
 };
 
 /* One connection to the master. Redis blocks a connection that sent WAIT until the replicas
@@ -454,7 +486,7 @@ struct store {
     struct lane lane[STORE_LANES_MAX];
     int nlanes;
     struct {
-        uint64_t mark; /* redis_ev_sent of the lane after the write */
+        uint64_t mark; /* redis_ev_mark of the lane after the write */
         uint8_t lane;
     } pin[KEY_PINS]; /* [steering hash % KEY_PINS]: keys there write on that lane until answered */
     bool all_up;     /* every lane connected (last reported to hooks.state) */
@@ -573,6 +605,7 @@ static void relpoint_free(struct relpoint *rp)
     struct store *st = rp->st;
     if (st->rps[seq_slot(rp->seq)] == rp)
         st->rps[seq_slot(rp->seq)] = NULL;
+    free(rp->checks);
     free(rp);
 }
 
@@ -732,16 +765,23 @@ static int wait_replicas(const struct store *st)
     return st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
 }
 
-/* WAIT: enough replicas, or the batch failed (timeout). */
+/* The last reply of the batch in flight on ln came: the next batch's WAIT may go (store_flush),
+ * with the writes held back meanwhile. */
+static void batch_answered(struct lane *ln, struct relpoint *rp)
+{
+    if (ln->inflight == rp) {
+        ln->inflight = NULL;
+        redis_ev_cork(ln->r, false);
+    }
+}
+
+/* WAIT: enough replicas, or the batch failed (timeout). A batch whose writes went without
+ * replies passes with its read-back, which follows. */
 static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
+    (void)r;
     struct relpoint *rp = arg;
     struct store *st = rp->st;
-    struct lane *ln = lane_of_seq(st, rp->seq);
-    if (ln->inflight == rp) {
-        ln->inflight = NULL; /* the open batch's WAIT can go (store_flush) */
-        redis_ev_cork(r, false);
-    }
     int need = wait_replicas(st);
     switch (store_judge_wait(redis_reply_type(rr), redis_reply_int(rr), need)) {
     case STORE_OK:
@@ -755,8 +795,50 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
         st->stats->redis_errors++;
         break;
     }
-    relpoint_complete(rp);
+    if (!rp->nchecks || redis_reply_type(rr) == RR_NONE) {
+        batch_answered(lane_of_seq(st, rp->seq), rp);
+        relpoint_complete(rp);
+    }
     relpoint_unref(rp); /* the WAIT's */
+}
+
+/* MGET of a batch's entries after its WAIT: each as written, or the write failed (a held one
+ * fails the batch; a delete or a refresh only counts). */
+static void on_readback(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct relpoint *rp = arg;
+    struct store *st = rp->st;
+    bool whole = redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == rp->nchecks;
+    for (size_t i = 0; i < rp->nchecks; i++) {
+        const struct check *k = &rp->checks[i];
+        const struct redis_reply *e = whole ? redis_reply_elem(rr, i) : NULL;
+        size_t len;
+        const char *s = redis_reply_str(e, &len);
+        enum store_outcome o =
+            whole ? store_judge_readback(redis_reply_type(e), s, len, k->del ? NULL : k->val,
+                                         strlen(k->val), k->proto, k->rank, st->node)
+            : redis_reply_type(rr) == RR_NONE ? STORE_LOST
+                                              : STORE_ERROR;
+        switch (o) {
+        case STORE_OK:
+            continue;
+        case STORE_REFUSED:
+            st->stats->writes_refused++;
+            continue;
+        case STORE_LOST:
+            st->stats->writes_lost++;
+            break;
+        default:
+            st->stats->redis_errors++;
+            break;
+        }
+        if (k->held)
+            rp->failed = true;
+    }
+    batch_answered(lane_of_seq(st, rp->seq), rp);
+    relpoint_complete(rp);
+    relpoint_unref(rp); /* the MGET's */
 }
 
 /* The entry of c as stored now. */
@@ -812,7 +894,7 @@ int store_pick_lane(const uint8_t *state, int n)
     return best;
 }
 
-/* Whether the write whose command count on lane l was mark (redis_ev_sent) is unanswered. */
+/* Whether the write after which lane l's redis_ev_mark was mark is unanswered. */
 static bool unanswered(const struct store *st, int l, uint64_t mark)
 {
     return mark && l < st->nlanes && redis_ev_replied(st->lane[l].r) < mark;
@@ -854,8 +936,70 @@ static int write_lane(struct store *st, const struct conn *c, uint32_t h)
     return l >= 0 ? l : lane_of(st, h);
 }
 
+/* Where a command of a write goes: with its reply to fn (arg: rp when given, else the store), or,
+ * quiet, into the lane's run of commands without replies, which its batch reads back. */
+struct out {
+    struct store *st;
+    struct redis_ev *r;
+    bool quiet;
+};
+
+static int out_cmd(const struct out *o, redis_ev_reply_fn fn, struct relpoint *rp, const char *fmt,
+                   ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc;
+    if (o->quiet) {
+        rc = redis_ev_vquiet(o->r, fmt, ap);
+    } else if (rp) {
+        rc = redis_ev_vcmd(o->r, fn, rp, fmt, ap);
+        if (rc == 0)
+            rp->refs++;
+    } else {
+        rc = redis_ev_vcmd(o->r, on_plain_reply, o->st, fmt, ap);
+    }
+    va_end(ap);
+    return rc;
+}
+
+/* Adds the entry key (val; NULL: deleted) to what batch b reads back after its WAIT; a later
+ * write of the same key in the batch replaces the earlier one's. */
+static int batch_check(struct relpoint *b, const char *key, const char *val, uint8_t proto,
+                       uint8_t rank, bool held)
+{
+    struct check *k = NULL;
+    for (size_t i = 0; i < b->nchecks && !k; i++)
+        if (strcmp(b->checks[i].key, key) == 0)
+            k = &b->checks[i];
+    if (!k) {
+        if (b->nchecks == b->capchecks) {
+            size_t cap = b->capchecks ? b->capchecks * 2 : 8;
+            struct check *n = realloc(b->checks, cap * sizeof(*n));
+            if (!n)
+                return -1;
+            b->checks = n;
+            b->capchecks = cap;
+        }
+        k = &b->checks[b->nchecks++];
+        snprintf(k->key, sizeof(k->key), "%s", key);
+        k->held = false;
+    }
+    snprintf(k->val, sizeof(k->val), "%s", val ? val : "");
+    k->del = !val;
+    k->proto = proto;
+    k->rank = rank;
+    k->held = k->held || held;
+    return 0;
+}
+
 /* Sends the commands of plan p for c, whose steering hash is h, on lane l. rp: the release point
- * waiting on them (may be NULL). Returns 0, or -1 when nothing could be sent. */
+ * waiting on them (may be NULL). Returns 0, or -1 when nothing could be sent. In sync strategy
+ * with dirty access, while the lane has an open batch, the commands go without replies and the
+ * batch reads the entries back after its WAIT: the master answers the batch once, when the
+ * replicas have acknowledged it, instead of answering the writes at once and the WAIT later
+ * (a message to the worker ahead of the replicas' GETACK). A transaction cannot: the commands
+ * queued in it answer QUEUED whatever CLIENT REPLY SKIP said. */
 static int send_plan(struct store *st, int l, uint32_t h, const struct conn *c,
                      const struct store_plan *p, uint64_t ttl_ms, struct relpoint *rp,
                      bool exec_releases)
@@ -865,49 +1009,75 @@ static int send_plan(struct store *st, int l, uint32_t h, const struct conn *c,
         return -1;
     uint32_t bucket = flow_bucket(h, st->cfg.buckets);
     keys_bucket(idx, sizeof(idx), bucket);
-    struct redis_ev *r = st->lane[l].r;
+    struct lane *ln = &st->lane[l];
+    struct relpoint *batch = st->cfg.strategy == SYNC_STRATEGY_SYNC && !p->multi &&
+                                     st->cfg.access == SYNC_ACCESS_DIRTY && redis_ev_quiet_ok(ln->r)
+                                 ? ln->batch
+                                 : NULL;
+    const struct out o = {st, ln->r, batch != NULL};
     int rc = 0;
-    if (p->multi && redis_ev_cmd(r, on_plain_reply, st, "MULTI") != 0)
+    if (p->multi && out_cmd(&o, on_plain_reply, NULL, "MULTI") != 0)
         return -1;
+    uint8_t rk = store_rank(c->key.proto, c->state);
     if (p->op == STORE_OP_PUT) {
         if (conn_value(st, c, val, sizeof(val)) < 0)
             return -1;
         snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)(ttl_ms ? ttl_ms : 1));
-        snprintf(rank, sizeof(rank), "%u", store_rank(c->key.proto, c->state));
+        snprintf(rank, sizeof(rank), "%u", rk);
         /* the bucket index gets the key with the connection's first write; later writes (and
          * those of a worker that took the entry over) find it there */
         bool index = c->stored_state == 0;
         if (p->multi) {
-            rc |= redis_ev_cmd(r, on_plain_reply, st, "FCALL fw_put 2 %s %s %s %s %s %s", key, idx,
-                               val, ttl, rank, index ? "1" : "0");
+            rc |= out_cmd(&o, on_plain_reply, NULL, "FCALL fw_put 2 %s %s %s %s %s %s", key, idx,
+                          val, ttl, rank, index ? "1" : "0");
         } else {
-            rc |= rp ? relpoint_cmd(r, on_write_reply, rp, "SET %s %s PX %s", key, val, ttl)
-                     : redis_ev_cmd(r, on_plain_reply, st, "SET %s %s PX %s", key, val, ttl);
+            rc |= out_cmd(&o, on_write_reply, rp, "SET %s %s PX %s", key, val, ttl);
             if (index)
-                rc |= redis_ev_cmd(r, on_plain_reply, st, "SADD %s %s", idx, key);
+                rc |= out_cmd(&o, on_plain_reply, NULL, "SADD %s %s", idx, key);
         }
         st->stats->state_writes++;
     } else {
-        rc |= rp && !p->multi ? relpoint_cmd(r, on_write_reply, rp, "DEL %s", key)
-                              : redis_ev_cmd(r, on_plain_reply, st, "DEL %s", key);
-        rc |= redis_ev_cmd(r, on_plain_reply, st, "SREM %s %s", idx, key);
+        rc |= out_cmd(&o, on_write_reply, p->multi ? NULL : rp, "DEL %s", key);
+        rc |= out_cmd(&o, on_plain_reply, NULL, "SREM %s %s", idx, key);
         st->stats->state_deletes++;
     }
     if (p->multi)
-        rc |= rp ? relpoint_cmd(r, exec_releases ? on_exec_release : on_write_reply, rp, "EXEC")
-                 : redis_ev_cmd(r, on_plain_reply, st, "EXEC");
+        rc |= out_cmd(&o, exec_releases ? on_exec_release : on_write_reply, rp, "EXEC");
+    if (batch && rc == 0 &&
+        batch_check(batch, key, p->op == STORE_OP_PUT ? val : NULL, c->key.proto, rk,
+                    rp == batch) != 0)
+        rc = -1;
     st->pin[h % KEY_PINS].lane = (uint8_t)l;
-    st->pin[h % KEY_PINS].mark = redis_ev_sent(r);
+    st->pin[h % KEY_PINS].mark = redis_ev_mark(ln->r);
     return rc ? -1 : 0;
 }
 
-/* Sends the WAIT of the lane's open batch (the WAIT in flight, if any, is answered first). */
+/* Sends the WAIT of the lane's open batch (the WAIT in flight, if any, is answered first), and
+ * when its writes went without replies the MGET that reads their entries back, answered with it. */
 static void lane_wait(struct store *st, struct lane *ln)
 {
     int need = wait_replicas(st);
     struct relpoint *rp = ln->batch;
     ln->batch = NULL;
-    if (relpoint_cmd(ln->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms) != 0) {
+    int rc = relpoint_cmd(ln->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms);
+    if (rc == 0 && rp->nchecks) {
+        const char **argv = malloc((rp->nchecks + 1) * sizeof(*argv));
+        if (argv) {
+            argv[0] = "MGET";
+            for (size_t i = 0; i < rp->nchecks; i++)
+                argv[i + 1] = rp->checks[i].key;
+            if (redis_ev_cmdv(ln->r, on_readback, rp, (int)rp->nchecks + 1, argv, NULL) == 0)
+                rp->refs++;
+            else
+                rp->nchecks = 0; /* unread: the batch fails with its WAIT's reply */
+            free(argv);
+        }
+        if (!argv || !rp->nchecks) {
+            rp->failed = true;
+            rp->nchecks = 0;
+        }
+    }
+    if (rc != 0) {
         rp->failed = true;
         relpoint_complete(rp);
     } else {
@@ -948,7 +1118,7 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
                 send_plan(st, lane, h, c, &refresh, ttl_ms, NULL, false) == 0) {
                 c->stored_ns = now_ns;
                 c->store_lane = (uint8_t)lane;
-                c->store_mark = redis_ev_sent(st->lane[lane].r);
+                c->store_mark = redis_ev_mark(st->lane[lane].r);
                 st->stats->ttl_refreshes++;
             }
         }
@@ -1000,7 +1170,7 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
     c->stored_state = p.op == STORE_OP_PUT ? c->state : 0;
     c->stored_ns = now_ns;
     c->store_lane = (uint8_t)lane;
-    c->store_mark = redis_ev_sent(st->lane[lane].r);
+    c->store_mark = redis_ev_mark(st->lane[lane].r);
     return rp ? rp->seq : 0;
 }
 
@@ -1294,6 +1464,14 @@ void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *ar
                          store_function_source);
         if (l == 0)
             redis_ev_cmd(r, on_role, st, "ROLE");
+        if (!redis_ev_quiet_ok(r) && st->hooks.state) {
+            char msg[400];
+            snprintf(msg, sizeof(msg),
+                     "%s refuses CLIENT REPLY: synchronous dirty writes go with their replies "
+                     "(slower; see redis/users.acl.in)",
+                     redis_ev_addr(r));
+            st->hooks.state(st->hooks.arg, true, msg);
+        }
     } else {
         /* the WAIT in flight gets no answer; the open batch's can no longer be sent: their
          * packets follow the policy, in order */
@@ -1338,7 +1516,7 @@ void store_free(struct store *st)
                 rp->head = h->next;
                 free(h);
             }
-            free(rp);
+            relpoint_free(rp);
         }
         ln->last = NULL;
     }

@@ -91,6 +91,15 @@ enum store_outcome store_judge_write(enum redis_reply_type t, const enum redis_r
                                      const long long *values, size_t n);
 /* WAIT: the number of replicas that acknowledged and the number required. */
 enum store_outcome store_judge_wait(enum redis_reply_type t, long long acked, int required);
+/* The read-back of an entry a synchronous batch wrote without replies: what the master holds
+ * after the batch's WAIT (reply type t, string s/len) against what was written (want/want_len;
+ * want NULL: deleted) as rank by worker node. STORE_OK: as written; STORE_REFUSED: another entry
+ * stands, of a higher rank or another worker's (a guarded write refused, or a later writer);
+ * STORE_ERROR: missing or different (the write did not take effect: its error was not read);
+ * STORE_LOST: no reply. */
+enum store_outcome store_judge_readback(enum redis_reply_type t, const char *s, size_t len,
+                                        const char *want, size_t want_len, uint8_t proto,
+                                        uint8_t rank, const char *node);
 /* GET of an entry: STORE_OK with *e filled, STORE_REFUSED for nil (none), STORE_ERROR for a
  * malformed entry or an error reply, STORE_LOST for no reply. */
 enum store_outcome store_judge_lookup(enum redis_reply_type t, const char *s, size_t len,

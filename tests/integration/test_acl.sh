@@ -44,6 +44,8 @@ check "the worker writes a connection entry" test "$(node SET fw:conn:tcp:1.1.1.
 check "the worker writes a bucket index" test "$(node SADD fw:bucket:7 fw:conn:x)" = 1
 check "the worker writes its statistics" test "$(node HSET fw:stats:node1 pkts_in 1)" = 1
 check "the worker writes its heartbeat" test "$(node SET fw:node:node1 state=ready PX 60)" = OK
+check "the worker may send commands without replies (CLIENT REPLY: ON answers OK)" \
+    test "$(node CLIENT REPLY ON)" = OK
 check "the worker reads the configuration" test "$(node HGETALL fw:config)" = version
 check "the worker reads the map" test "$(node HGETALL fw:map)" = epoch
 for cmd in "HSET fw:config rules allow_everything" "DEL fw:config" "HSET fw:map buckets node9=0-1023" \

@@ -12,6 +12,14 @@
 #  (c) the same under load, with four write lanes (FW_SYNC_CONNECTIONS=4): while ab -c 30 keeps
 #      the lanes' WAITs in flight, 50 of 50 entries are on every replica when connect() returns,
 #      ab completes without a failure, and group commit shows: fewer WAITs than state writes.
+#  (d) a master that refuses writes (maxmemory 1 byte: OOM), fail-closed, sync, both accesses: a
+#      new connection does not get through and policy_drops grows; with dirty access the writes
+#      go without replies (CLIENT REPLY SKIP), so only the batch's read-back after its WAIT can
+#      tell, and it must; transaction access reads the error replies. Writes resume after.
+#  (e) CLIENT REPLY taken from the worker's ACL user while it runs (sync, dirty, fail-open): the
+#      next batch's SKIPs answer NOPERM, ahead of its WAIT; the worker drops the connection
+#      (replies out of step), reconnects, finds CLIENT REPLY refused, says so in its log and
+#      sends its writes with replies: requests keep completing, the entries reach the replicas.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -245,6 +253,56 @@ for access in transaction dirty; do
         test "${waits:-0}" -gt 0 -a "${waits:-0}" -lt "$((s1 - s0))"
     check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
 done
+
+# ---- (d) the master refuses the writes: the batch fails, whichever way its writes were sent ----
+for access in dirty transaction; do
+    c="full/sync/$access, fail-closed, the master refuses writes (maxmemory 1)"
+    check "$c: node1 restarted" node1_mode closed full sync "$access"
+    check "$c: a request completes first" test "$(inc curl -sS -m 5 http://10.10.2.10/1b 2>&1)" = x
+    rcli CONFIG RESETSTAT >/dev/null
+    stats_now
+    d0=$(stat_get policy_drops) w0=$(stat_get wait_timeouts)
+    rcli CONFIG SET maxmemory 1 >/dev/null
+    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b 2)"
+    oom=$(rcli INFO errorstats | sed -n 's/^errorstat_OOM:count=\([0-9]*\).*/\1/p')
+    skips=$(rcli INFO commandstats | sed -n 's/^cmdstat_client|reply:calls=\([0-9]*\),.*/\1/p')
+    rcli CONFIG SET maxmemory 0 >/dev/null
+    stats_now
+    d1=$(stat_get policy_drops) w1=$(stat_get wait_timeouts)
+    diag "$c: curl exit $rc; OOM errors at the master ${oom:-0}; CLIENT REPLY SKIP ${skips:-0}; policy_drops $d0 -> $d1"
+    check "$c: the master refused writes (errorstat OOM ${oom:-0})" test "${oom:-0}" -gt 0
+    check "$c: the connection did not get through (curl exit $rc)" test "$rc" != 0
+    check "$c: its packets were dropped by the policy ($d0 -> $d1)" test "$d1" -gt "$d0"
+    check "$c: not for a WAIT timeout ($w0 -> $w1)" test "$w1" -eq "$w0"
+    if [ "$access" = dirty ]; then
+        check "$c: the writes went without replies (CLIENT REPLY SKIP ${skips:-0})" \
+            test "${skips:-0}" -gt 0
+    else
+        check "$c: the writes went with replies (no CLIENT REPLY SKIP: ${skips:-0})" \
+            test "${skips:-0}" -eq 0
+    fi
+    check "$c: writes resume: a request completes" \
+        test "$(inc curl -sS -m 5 http://10.10.2.10/1b 2>&1)" = x
+done
+
+# ---- (e) CLIENT REPLY refused while the worker runs: it falls back to writes with replies ----
+c="full/sync/dirty, CLIENT REPLY taken from the worker's ACL user"
+check "$c: node1 restarted" node1_mode open full sync dirty
+check "$c: a request completes first" curl_1b
+logline=$(($(wc -l <"$STATE/node1.log") + 1))
+rcli ACL SETUSER fwnode -client\|reply >/dev/null
+check "$c: the ACL refuses it now" test "$(rcli ACL DRYRUN fwnode CLIENT REPLY ON | cut -c1-8)" != OK
+ok_n=0
+for _ in $(seq 10); do curl_1b 10 && ok_n=$((ok_n + 1)); done
+log_new() { tail -n +"$logline" "$STATE/node1.log"; }
+diag "$c: $ok_n of 10 requests completed; node1 said: $(log_new | grep -E 'out of step|refuses CLIENT REPLY' | cut -c1-200 | head -n 3 | tr '\n' '|')"
+check "$c: the worker dropped the connection whose replies were out of step" \
+    bash -c "tail -n +$logline '$STATE/node1.log' | grep -q 'out of step'"
+check "$c: ... and says it sends its writes with replies now" \
+    bash -c "tail -n +$logline '$STATE/node1.log' | grep -q 'refuses CLIENT REPLY'"
+check "$c: every request completed ($ok_n of 10)" test "$ok_n" = 10
+replicas_have_all "$c"
+rcli ACL SETUSER fwnode +client\|reply >/dev/null
 
 # the async strategy, as an observation only: nothing waits for the replicas there
 check "full/async/transaction: node1 restarted" node1_mode open full async transaction

@@ -276,6 +276,62 @@ static void test_judge_every_reply(void **state)
     assert_int_equal(store_judge_lookup(RR_NONE, NULL, 0, TCP, &e), STORE_LOST);
 }
 
+/* The read-back of a write sent without its reply: as written, another entry standing in its
+ * place (refused: higher rank, or another worker's), or the write did not take effect. */
+static void test_judge_readback(void **state)
+{
+    (void)state;
+    char ours[STORE_VALUE_MAX], later[STORE_VALUE_MAX], other[STORE_VALUE_MAX],
+        older[STORE_VALUE_MAX];
+    struct store_entry e = {.state = TCP_ST_SYN_SENT, .orig_is_a = 1, .t_ms = 1000};
+    snprintf(e.owner, sizeof(e.owner), "node1");
+    e.rank = store_rank(TCP, e.state);
+    uint8_t rank = e.rank;
+    assert_true(store_entry_format(&e, TCP, ours, sizeof(ours)) > 0);
+    e.state = TCP_ST_ESTABLISHED;
+    e.rank = store_rank(TCP, e.state);
+    assert_true(store_entry_format(&e, TCP, later, sizeof(later)) > 0);
+    snprintf(e.owner, sizeof(e.owner), "node2");
+    assert_true(store_entry_format(&e, TCP, other, sizeof(other)) > 0);
+    e.state = TCP_ST_SYN_SENT;
+    e.rank = rank;
+    e.t_ms = 900;
+    snprintf(e.owner, sizeof(e.owner), "node1");
+    assert_true(store_entry_format(&e, TCP, older, sizeof(older)) > 0);
+    size_t n = strlen(ours);
+    /* a put */
+    assert_int_equal(store_judge_readback(RR_STRING, ours, n, ours, n, TCP, rank, "node1"),
+                     STORE_OK);
+    assert_int_equal(
+        store_judge_readback(RR_STRING, later, strlen(later), ours, n, TCP, rank, "node1"),
+        STORE_REFUSED); /* a later state of ours stands: the guard kept it */
+    assert_int_equal(
+        store_judge_readback(RR_STRING, other, strlen(other), ours, n, TCP, rank, "node1"),
+        STORE_REFUSED); /* another worker's entry (it took the connection over) */
+    assert_int_equal(
+        store_judge_readback(RR_STRING, older, strlen(older), ours, n, TCP, rank, "node1"),
+        STORE_ERROR); /* our earlier write is still there: this one did not take effect */
+    assert_int_equal(store_judge_readback(RR_NIL, NULL, 0, ours, n, TCP, rank, "node1"),
+                     STORE_ERROR);
+    assert_int_equal(store_judge_readback(RR_STRING, "garbage", 7, ours, n, TCP, rank, "node1"),
+                     STORE_ERROR);
+    assert_int_equal(store_judge_readback(RR_ERROR, "ERR", 3, ours, n, TCP, rank, "node1"),
+                     STORE_ERROR);
+    assert_int_equal(store_judge_readback(RR_INTEGER, NULL, 0, ours, n, TCP, rank, "node1"),
+                     STORE_ERROR);
+    assert_int_equal(store_judge_readback(RR_NONE, NULL, 0, ours, n, TCP, rank, "node1"),
+                     STORE_LOST);
+    /* a delete */
+    assert_int_equal(store_judge_readback(RR_NIL, NULL, 0, NULL, 0, TCP, rank, "node1"), STORE_OK);
+    assert_int_equal(store_judge_readback(RR_STRING, ours, n, NULL, 0, TCP, rank, "node1"),
+                     STORE_ERROR); /* still there: the delete did not take effect */
+    assert_int_equal(
+        store_judge_readback(RR_STRING, other, strlen(other), NULL, 0, TCP, rank, "node1"),
+        STORE_REFUSED); /* written again by another worker */
+    assert_int_equal(store_judge_readback(RR_NONE, NULL, 0, NULL, 0, TCP, rank, "node1"),
+                     STORE_LOST);
+}
+
 static void test_conn_key_parse(void **state)
 {
     (void)state;
@@ -387,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_conn_key_names),
         cmocka_unit_test(test_ranks_never_backwards_within_a_connection),
         cmocka_unit_test(test_judge_every_reply),
+        cmocka_unit_test(test_judge_readback),
         cmocka_unit_test(test_conn_key_parse),
         cmocka_unit_test(test_forget_while_down),
         cmocka_unit_test(test_pick_lane),
