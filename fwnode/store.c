@@ -700,19 +700,9 @@ static struct relpoint *relpoint_new(struct store *st, int lane)
     return rp;
 }
 
-/* Judges a write's reply (for EXEC, with the results of the queued commands) and counts it. */
-static enum store_outcome judge(struct store *st, const struct redis_reply *rr)
+/* Counts a write's outcome that was not what it should be. */
+static void count_outcome(struct store *st, enum store_outcome o)
 {
-    enum redis_reply_type t = redis_reply_type(rr), types[8];
-    long long values[8];
-    size_t n = redis_reply_count(rr);
-    if (n > 8)
-        n = 8;
-    for (size_t i = 0; i < n; i++) {
-        types[i] = redis_reply_type(redis_reply_elem(rr, i));
-        values[i] = redis_reply_int(redis_reply_elem(rr, i));
-    }
-    enum store_outcome o = store_judge_write(t, t == RR_ARRAY ? types : NULL, values, n);
     switch (o) {
     case STORE_ERROR:
         st->stats->redis_errors++;
@@ -726,6 +716,22 @@ static enum store_outcome judge(struct store *st, const struct redis_reply *rr)
     default:
         break;
     }
+}
+
+/* Judges a write's reply (for EXEC, with the results of the queued commands) and counts it. */
+static enum store_outcome judge(struct store *st, const struct redis_reply *rr)
+{
+    enum redis_reply_type t = redis_reply_type(rr), types[8];
+    long long values[8];
+    size_t n = redis_reply_count(rr);
+    if (n > 8)
+        n = 8;
+    for (size_t i = 0; i < n; i++) {
+        types[i] = redis_reply_type(redis_reply_elem(rr, i));
+        values[i] = redis_reply_int(redis_reply_elem(rr, i));
+    }
+    enum store_outcome o = store_judge_write(t, t == RR_ARRAY ? types : NULL, values, n);
+    count_outcome(st, o);
     return o;
 }
 
@@ -820,20 +826,8 @@ static void on_readback(struct redis_ev *r, const struct redis_reply *rr, void *
                                          strlen(k->val), k->proto, k->rank, st->node)
             : redis_reply_type(rr) == RR_NONE ? STORE_LOST
                                               : STORE_ERROR;
-        switch (o) {
-        case STORE_OK:
-            continue;
-        case STORE_REFUSED:
-            st->stats->writes_refused++;
-            continue;
-        case STORE_LOST:
-            st->stats->writes_lost++;
-            break;
-        default:
-            st->stats->redis_errors++;
-            break;
-        }
-        if (k->held)
+        count_outcome(st, o);
+        if (k->held && (o == STORE_ERROR || o == STORE_LOST))
             rp->failed = true;
     }
     batch_answered(lane_of_seq(st, rp->seq), rp);
