@@ -2,9 +2,12 @@
  * packets it holds, against a real Redis (tests/integration/test_store_order.sh starts a private
  * master and replica). The packets go through the store as pipeline.c's frame_run sends them:
  * store_sync, then held while the connection's release point has not passed, else forwarded at
- * once. Checks (each can be run alone by name):
- *   handshake  the commands of the connect handshake (CLIENT SETNAME, ROLE) are counted neither as
- *              sent nor as answered: replied <= sent right after connect, == once all is answered
+ * once. The lanes are set up as the worker's are (redis_ev_config.quiet): with sync/dirty a
+ * batch's writes go without replies and are read back after its WAIT. Checks (each can be run
+ * alone by name):
+ *   handshake  the commands of the connect handshake (CLIENT SETNAME, CLIENT REPLY ON, ROLE) are
+ *              counted neither as sent nor as answered: replied <= sent right after connect,
+ *              == once all is answered
  *   writes     a connection's DEL follows its TTL refresh still queued behind a WAIT on another
  *              lane: the closed connection's entry is not written back
  *   reuse      a new connection object on the addresses and ports of one whose DEL is queued
@@ -20,8 +23,8 @@
  *              behind them loses its connection (CLIENT KILL, redis_ev_drop, store_free): under
  *              fail-closed every held packet is dropped, none forwarded
  *   cork       a write that comes while its lane's WAIT blocks the connection stays in the worker
- *              (the master's query buffer holds nothing of it) until that WAIT is answered,
- *              then leaves with the next WAIT
+ *              (the master's query buffer holds nothing of it, only the blocked batch's MGET
+ *              read-back) until that WAIT is answered, then leaves with the next WAIT
  *   stress     per seed: a randomized run (connections change state, modes switch, lanes drop
  *              their connection or are killed); each connection's forwarded packets leave in
  *              order and every held packet is handed out exactly once
@@ -262,7 +265,7 @@ static bool lanes_up(void)
 static bool lanes_answered(void)
 {
     for (int i = 0; i < nlanes; i++)
-        if (redis_ev_replied(lanes[i]) < redis_ev_sent(lanes[i]))
+        if (redis_ev_replied(lanes[i]) < redis_ev_mark(lanes[i]))
             return false;
     return true;
 }
@@ -357,6 +360,7 @@ static bool setup(int n, const struct store_config *cfg)
         char name[32], err[256];
         snprintf(name, sizeof(name), "so-lane%d", i);
         struct redis_ev_config rc = {host, port, NULL, NULL, NULL, NULL, name, 1.0, 0.01, 0.05};
+        rc.quiet = true; /* as the worker's lanes: sync/dirty batches write without replies */
         struct redis_ev *r = redis_ev_new(loop, &rc, on_lane_state, st, err, sizeof(err));
         if (!r) {
             printf("# redis_ev_new: %s\n", err);
@@ -556,6 +560,7 @@ static void t_reuse(void)
     store_sync(st, &x2, TMO_NS, now_ns);
     store_flush(st);
     int new_lane = x2.store_lane;
+    auto_flush = true; /* the new entry's batch: its writes leave with its WAIT, as in the worker */
     poll_need = busy;
     run_until(need_passed, 3000);
     run_until(lanes_answered, 2000);
@@ -665,27 +670,35 @@ static void t_cork(void)
     pkt(&y, "Y:0"); /* the next batch: SET (+ SADD) */
     run_ms(150);
     long long qbuf = client_qbuf("so-lane0");
-    char key[KEYS_MAX];
+    char key[KEYS_MAX], xkey[KEYS_MAX], mget[2 * KEYS_MAX];
     store_conn_key(&y.key, key, sizeof(key));
+    /* behind X's WAIT: X's read-back (its write went without a reply), nothing of Y */
+    store_conn_key(&x.key, xkey, sizeof(xkey));
+    long long readback =
+        snprintf(mget, sizeof(mget), "*2\r\n$4\r\nMGET\r\n$%zu\r\n%s\r\n", strlen(xkey), xkey);
     long long early = admin_cmd("EXISTS %s", key);
     auto_flush = true;
     poll_rels = 2;
     bool both = run_until(rels_reached, 3000);
     long long late = admin_cmd("EXISTS %s", key);
     teardown();
-    check(qbuf == 0 && early == 0 && both && late == 1 && verdict("X:0") == 'F' &&
+    check(qbuf == readback && early == 0 && both && late == 1 && verdict("X:0") == 'F' &&
               verdict("Y:0") == 'F' && rels_in_order(),
           "cork: Y's write, queued while X's WAIT blocks the lane, is not at the master before "
-          "that WAIT is answered (query buffer %lld bytes, EXISTS %lld), then written (EXISTS "
-          "%lld); both packets forwarded after their WAITs timed out (fail-open)",
-          qbuf, early, late);
+          "that WAIT is answered (query buffer %lld bytes: X's read-back, %lld; EXISTS %lld), "
+          "then written (EXISTS %lld); both packets forwarded after their WAITs timed out "
+          "(fail-open)",
+          qbuf, readback, early, late);
 }
 
 static void t_wrap(void)
 {
     const int points = 4100;
+    /* transaction access: its writes are answered at once, so X's key pin slot is free again and
+     * none of the 4100 keys is held on X's lane by sharing it (a dirty write, sent without its
+     * reply, is answered with its WAIT: its slot keeps its lane until then) */
     struct store_config c =
-        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 4, 10000);
+        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_TRANSACTION, SYNC_POLICY_OPEN, reps + 4, 10000);
     struct conn x;
     if (!x_waits("wrap", 2, &c, 1400, &x, NULL)) /* a WAIT of 10 s on X's lane */
         return;
