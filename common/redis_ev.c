@@ -58,7 +58,7 @@ struct redis_ev {
     void (*add_write)(void *privdata); /* the adapter's: starts writing the output buffer */
     bool corked;                 /* commands queued now stay in the output buffer (redis_ev_cork) */
     bool write_held;             /* one was held back by the cork */
-    bool quiet_wanted, quiet_ok; /* redis_ev_quiet asked for; CLIENT REPLY SKIP works */
+    bool quiet_wanted, quiet_ok; /* redis_ev_vquiet asked for; CLIENT REPLY permitted */
     char *qbuf;                  /* the quiet run not queued yet: CLIENT REPLY SKIP, command, ... */
     size_t qlen, qcap;
     struct sub subs[MAX_SUBS];
@@ -173,6 +173,15 @@ static int parse_endpoint(const char *s, size_t n, struct endpoint *e)
 static void copy_str(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* A callback record for a queued command; NULL when out of memory. */
+static struct pending *pending_new(redis_ev_reply_fn fn, void *arg, bool counted, bool carrier)
+{
+    struct pending *p = malloc(sizeof(*p));
+    if (p)
+        *p = (struct pending){fn, arg, counted, carrier};
+    return p;
 }
 
 /* An error a data command answers that CLIENT REPLY SKIP cannot (it is not refused for memory,
@@ -318,13 +327,9 @@ static void on_role(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 /* Queues a handshake command on ac regardless of r->up. */
 static void handshake_cmd(struct redis_ev *r, redis_ev_reply_fn fn, int argc, const char **argv)
 {
-    struct pending *p = malloc(sizeof(*p));
+    struct pending *p = pending_new(fn, NULL, false, false);
     if (!p)
         return;
-    p->fn = fn;
-    p->arg = NULL;
-    p->counted = false;
-    p->carrier = false;
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, NULL) != REDIS_OK)
         free(p);
 }
@@ -678,12 +683,11 @@ static int qbuf_add(struct redis_ev *r, const char *s, size_t n)
 static int queue_carrier(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *cmd,
                          size_t n)
 {
-    struct pending *p = malloc(sizeof(*p));
+    struct pending *p = pending_new(fn, arg, true, true);
     if (!p || qbuf_add(r, cmd, n) != 0) {
         free(p);
         return -1;
     }
-    *p = (struct pending){fn, arg, true, true};
     int rc = redisAsyncFormattedCommand(r->ac, on_reply, p, r->qbuf, r->qlen);
     r->qlen = 0;
     r->sent++;
@@ -710,15 +714,6 @@ int redis_ev_vquiet(struct redis_ev *r, const char *fmt, va_list ap)
     redisFreeCommand(cmd);
     if (rc != 0)
         r->qlen = at;
-    return rc;
-}
-
-int redis_ev_quiet(struct redis_ev *r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = redis_ev_vquiet(r, fmt, ap);
-    va_end(ap);
     return rc;
 }
 
@@ -754,13 +749,9 @@ int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const cha
         redisFreeCommand(cmd);
         return rc;
     }
-    struct pending *p = malloc(sizeof(*p));
+    struct pending *p = pending_new(fn, arg, true, false);
     if (!p)
         return -1;
-    p->fn = fn;
-    p->arg = arg;
-    p->counted = true;
-    p->carrier = false;
     int rc = redisvAsyncCommand(r->ac, on_reply, p, fmt, ap);
     if (rc != REDIS_OK) {
         free(p);
@@ -784,13 +775,9 @@ int redis_ev_cmdv(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, int argc,
         redisFreeCommand(cmd);
         return rc;
     }
-    struct pending *p = malloc(sizeof(*p));
+    struct pending *p = pending_new(fn, arg, true, false);
     if (!p)
         return -1;
-    p->fn = fn;
-    p->arg = arg;
-    p->counted = true;
-    p->carrier = false;
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
         free(p);
         return -1;

@@ -37,7 +37,7 @@ struct redis_ev_config {
     double connect_timeout;  /* seconds */
     double backoff_min;      /* seconds before the first reconnect */
     double backoff_max;      /* longest wait between reconnects */
-    bool quiet;              /* offer redis_ev_quiet: the handshake checks CLIENT REPLY SKIP */
+    bool quiet;              /* offer redis_ev_vquiet: the handshake checks CLIENT REPLY */
 };
 
 /* Called with up = true once a master connection is ready (authenticated, role checked), and with
@@ -85,10 +85,9 @@ void redis_ev_cork(struct redis_ev *r, bool on);
  * replies would be out of step. A run is lost with its connection. Returns 0, or -1
  * when the connection is not up or does not skip replies (redis_ev_quiet_ok); nothing is queued
  * then. */
-int redis_ev_quiet(struct redis_ev *r, const char *fmt, ...);
 int redis_ev_vquiet(struct redis_ev *r, const char *fmt, va_list ap);
 
-/* Whether redis_ev_quiet can be used: the config asked for it and the handshake found CLIENT
+/* Whether redis_ev_vquiet can be used: the config asked for it and the handshake found CLIENT
  * REPLY permitted on this connection (CLIENT REPLY ON answered +OK). */
 bool redis_ev_quiet_ok(const struct redis_ev *r);
 

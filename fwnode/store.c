@@ -434,9 +434,8 @@ struct lookup {
 /* An entry a synchronous batch wrote without replies: read back after the batch's WAIT. */
 struct check {
     char key[KEYS_MAX];
-    char val[STORE_VALUE_MAX]; /* as written; "" for a delete */
+    char val[STORE_VALUE_MAX]; /* as written; "" for a delete (an entry is never empty) */
     uint8_t proto, rank;
-    bool del;
     bool held; /* a held write: when it did not take effect, the batch fails */
 };
 
@@ -822,7 +821,7 @@ static void on_readback(struct redis_ev *r, const struct redis_reply *rr, void *
         size_t len;
         const char *s = redis_reply_str(e, &len);
         enum store_outcome o =
-            whole ? store_judge_readback(redis_reply_type(e), s, len, k->del ? NULL : k->val,
+            whole ? store_judge_readback(redis_reply_type(e), s, len, k->val[0] ? k->val : NULL,
                                          strlen(k->val), k->proto, k->rank, st->node)
             : redis_reply_type(rr) == RR_NONE ? STORE_LOST
                                               : STORE_ERROR;
@@ -980,7 +979,6 @@ static int batch_check(struct relpoint *b, const char *key, const char *val, uin
         k->held = false;
     }
     snprintf(k->val, sizeof(k->val), "%s", val ? val : "");
-    k->del = !val;
     k->proto = proto;
     k->rank = rank;
     k->held = k->held || held;
@@ -1046,6 +1044,22 @@ static int send_plan(struct store *st, int l, uint32_t h, const struct conn *c,
     return rc ? -1 : 0;
 }
 
+/* Queues the MGET that reads batch rp's entries back (on_readback). Returns 0 or -1. */
+static int readback(struct lane *ln, struct relpoint *rp)
+{
+    const char **argv = malloc((rp->nchecks + 1) * sizeof(*argv));
+    if (!argv)
+        return -1;
+    argv[0] = "MGET";
+    for (size_t i = 0; i < rp->nchecks; i++)
+        argv[i + 1] = rp->checks[i].key;
+    int rc = redis_ev_cmdv(ln->r, on_readback, rp, (int)rp->nchecks + 1, argv, NULL);
+    free(argv);
+    if (rc == 0)
+        rp->refs++;
+    return rc;
+}
+
 /* Sends the WAIT of the lane's open batch (the WAIT in flight, if any, is answered first), and
  * when its writes went without replies the MGET that reads their entries back, answered with it. */
 static void lane_wait(struct store *st, struct lane *ln)
@@ -1054,22 +1068,9 @@ static void lane_wait(struct store *st, struct lane *ln)
     struct relpoint *rp = ln->batch;
     ln->batch = NULL;
     int rc = relpoint_cmd(ln->r, on_wait, rp, "WAIT %d %ld", need, st->cfg.wait_timeout_ms);
-    if (rc == 0 && rp->nchecks) {
-        const char **argv = malloc((rp->nchecks + 1) * sizeof(*argv));
-        if (argv) {
-            argv[0] = "MGET";
-            for (size_t i = 0; i < rp->nchecks; i++)
-                argv[i + 1] = rp->checks[i].key;
-            if (redis_ev_cmdv(ln->r, on_readback, rp, (int)rp->nchecks + 1, argv, NULL) == 0)
-                rp->refs++;
-            else
-                rp->nchecks = 0; /* unread: the batch fails with its WAIT's reply */
-            free(argv);
-        }
-        if (!argv || !rp->nchecks) {
-            rp->failed = true;
-            rp->nchecks = 0;
-        }
+    if (rc == 0 && rp->nchecks && readback(ln, rp) != 0) {
+        rp->failed = true; /* unread: it fails with its WAIT's reply */
+        rp->nchecks = 0;
     }
     if (rc != 0) {
         rp->failed = true;
