@@ -258,7 +258,7 @@ done
 for access in dirty transaction; do
     c="full/sync/$access, fail-closed, the master refuses writes (maxmemory 1)"
     check "$c: node1 restarted" node1_mode closed full sync "$access"
-    check "$c: a request completes first" test "$(inc curl -sS -m 5 http://10.10.2.10/1b 2>&1)" = x
+    check "$c: a request completes first" curl_1b
     rcli CONFIG RESETSTAT >/dev/null
     stats_now
     d0=$(stat_get policy_drops) w0=$(stat_get wait_timeouts)
@@ -281,8 +281,7 @@ for access in dirty transaction; do
         check "$c: the writes went with replies (no CLIENT REPLY SKIP: ${skips:-0})" \
             test "${skips:-0}" -eq 0
     fi
-    check "$c: writes resume: a request completes" \
-        test "$(inc curl -sS -m 5 http://10.10.2.10/1b 2>&1)" = x
+    check "$c: writes resume: a request completes" curl_1b
 done
 
 # ---- (e) CLIENT REPLY refused while the worker runs: it falls back to writes with replies ----
