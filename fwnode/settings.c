@@ -146,6 +146,10 @@ const struct cfg_option fwnode_options[] = {
      "in flight (group commit) and a synchronous write takes the one that commits it soonest; "
      "more shorten holds under load and cost the master more WAITs (use them where it has CPU "
      "to spare)"},
+    {"pipeline", "FW_SYNC_PIPELINE", "sync.pipeline", CFG_INT, "1", OFF(pipeline), 1, 4, NULL, NULL,
+     "WAITs one connection to the master may have in flight: with 2 the next batch waits at the "
+     "master behind the WAIT in flight, applied the moment it returns (shorter holds; fewer "
+     "writes per WAIT, so more work for the master)"},
     REDIS_OPT_ROWS(struct fwnode_settings, redis),
     {"cluster", "FW_CLUSTER", "cluster.enabled", CFG_BOOL, "false", OFF(cluster), 0, 0, NULL, NULL,
      "join the cluster: heartbeat, follow emgr's bucket map and configuration"},

@@ -36,6 +36,7 @@ struct fwnode_settings {
     struct sync_opt sync;
     long buckets;     /* bucket count, a power of two */
     long connections; /* connections to the master the writes are spread over */
+    long pipeline;    /* WAITs in flight per connection */
     struct redis_opt redis;
     /* the cluster */
     bool cluster; /* follow emgr: register, heartbeat, bucket map, configuration */

@@ -98,6 +98,8 @@ void stats_write(const struct fw_stats *s, FILE *out)
     W(state_deletes);
     W(ttl_refreshes);
     W(wait_timeouts);
+    W(waits);
+    W(waits_queued);
     W(store_lookups);
     W(store_found);
     W(store_rejected);

@@ -64,6 +64,8 @@ struct fw_stats {
     uint64_t state_deletes;    /* entries deleted */
     uint64_t ttl_refreshes;    /* long-lived entries rewritten to renew their TTL */
     uint64_t wait_timeouts;    /* WAIT answered with fewer replicas than required */
+    uint64_t waits;            /* WAITs sent (one per batch of synchronous writes) */
+    uint64_t waits_queued;     /* ... behind another WAIT of its lane (FW_SYNC_PIPELINE > 1) */
     uint64_t store_lookups;    /* reads of an unknown flow's entry */
     uint64_t store_found;      /* ... that found a valid entry (adopted) */
     uint64_t store_rejected;   /* ... that found a malformed entry (not trusted) */

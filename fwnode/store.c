@@ -457,18 +457,24 @@ struct relpoint {
 };
 
 /* One connection to the master. Redis blocks a connection that sent WAIT until the replicas
- * acknowledge, and commands sent behind it wait too; so a lane has at most one WAIT in flight,
- * and the writes that come meanwhile form the next batch, whose WAIT leaves when the one in
- * flight returns (group commit: one WAIT per round trip, however many writes). With several
- * lanes a synchronous write takes a lane that can send its WAIT at once, unless the
- * connection's packets wait on a lane or its previous write is still unanswered on its lane
- * (then that one: a connection's writes and packets stay in order). Lane 0 also carries
- * lookups, statistics and the periodic commands. Release points pass in order within a lane,
- * even when a later one completes first (an EXEC after a switch from sync, a failed send). */
+ * acknowledge, and commands sent behind it wait too; so a lane has at most one WAIT in flight
+ * (by default; FW_SYNC_PIPELINE), and the writes that come meanwhile form the next batch, whose
+ * WAIT leaves when the one in flight returns (group commit: one WAIT per round trip, however
+ * many writes). With a pipeline of 2, the next batch and its WAIT leave at once and wait at the
+ * master, which applies them the moment the WAIT ahead returns; the batch after them waits in
+ * the worker. With several lanes a synchronous write takes a lane that can send its WAIT at
+ * once, unless the connection's packets wait on a lane or its previous write is still
+ * unanswered on its lane (then that one: a connection's writes and packets stay in order).
+ * Lane 0 also carries lookups, statistics and the periodic commands. Release points pass in
+ * order within a lane, even when a later one completes first (an EXEC after a switch from
+ * sync, a failed send). */
 struct lane {
     struct redis_ev *r;
-    struct relpoint *batch;        /* sync: the open batch, its WAIT not sent yet */
-    struct relpoint *inflight;     /* sync: the batch whose WAIT was sent, not answered yet */
+    struct relpoint *batch; /* sync: the open batch, its WAIT not sent yet */
+    /* sync: the batches whose WAIT was sent and is not answered yet, oldest first: at most the
+     * pipeline depth, and one more after a switch to async sent the open batch's at once */
+    struct relpoint *inflight[STORE_PIPELINE_MAX + 1];
+    int ninflight;
     struct relpoint *first, *last; /* the points not passed yet, in seq order */
     uint64_t done;                 /* the last release point passed */
 };
@@ -764,19 +770,31 @@ static void on_exec_release(struct redis_ev *r, const struct redis_reply *rr, vo
     relpoint_unref(rp);    /* the EXEC's, last: it may free rp */
 }
 
+/* The WAITs a lane may have in flight. */
+static int pipeline_depth(const struct store *st)
+{
+    int d = st->cfg.pipeline;
+    return d > STORE_PIPELINE_MAX ? STORE_PIPELINE_MAX : d > 1 ? d : 1;
+}
+
 /* The replicas a WAIT asks for: the configured number, or every replica the master has. */
 static int wait_replicas(const struct store *st)
 {
     return st->cfg.replicas >= 0 ? st->cfg.replicas : st->replicas_seen;
 }
 
-/* The last reply of the batch in flight on ln came: the next batch's WAIT may go (store_flush),
+/* The last reply of batch rp, in flight on ln, came: the next batch's WAIT may go (store_flush),
  * with the writes held back meanwhile. */
-static void batch_answered(struct lane *ln, struct relpoint *rp)
+static void batch_answered(const struct store *st, struct lane *ln, struct relpoint *rp)
 {
-    if (ln->inflight == rp) {
-        ln->inflight = NULL;
-        redis_ev_cork(ln->r, false);
+    for (int i = 0; i < ln->ninflight; i++) {
+        if (ln->inflight[i] != rp)
+            continue;
+        memmove(&ln->inflight[i], &ln->inflight[i + 1],
+                (size_t)(ln->ninflight - i - 1) * sizeof(ln->inflight[0]));
+        if (--ln->ninflight < pipeline_depth(st))
+            redis_ev_cork(ln->r, false);
+        return;
     }
 }
 
@@ -801,7 +819,7 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
         break;
     }
     if (!rp->nchecks || redis_reply_type(rr) == RR_NONE) {
-        batch_answered(lane_of_seq(st, rp->seq), rp);
+        batch_answered(st, lane_of_seq(st, rp->seq), rp);
         relpoint_complete(rp);
     }
     relpoint_unref(rp); /* the WAIT's */
@@ -829,7 +847,7 @@ static void on_readback(struct redis_ev *r, const struct redis_reply *rr, void *
         if (k->held && (o == STORE_ERROR || o == STORE_LOST))
             rp->failed = true;
     }
-    batch_answered(lane_of_seq(st, rp->seq), rp);
+    batch_answered(st, lane_of_seq(st, rp->seq), rp);
     relpoint_complete(rp);
     relpoint_unref(rp); /* the MGET's */
 }
@@ -873,13 +891,15 @@ int store_pick_lane(const uint8_t *state, int n)
     static const int rank[] = {
         [STORE_LANE_OPEN] = 0,      /* joins a WAIT that leaves in this round */
         [STORE_LANE_IDLE] = 1,      /* its WAIT leaves at once */
-        [STORE_LANE_BUSY_OPEN] = 2, /* joins the batch that follows the WAIT in flight */
-        [STORE_LANE_BUSY] = 3,      /* starts that batch */
+        [STORE_LANE_PIPE_OPEN] = 2, /* joins a WAIT that leaves now, behind the one in flight */
+        [STORE_LANE_PIPE] = 3,      /* its WAIT leaves now, behind the one in flight */
+        [STORE_LANE_BUSY_OPEN] = 4, /* joins the batch that follows the WAITs in flight */
+        [STORE_LANE_BUSY] = 5,      /* starts that batch */
     };
     int best = -1;
     for (int k = 1; k <= n; k++) {
         int i = k % n; /* lane 0 last: it also carries the lookups */
-        if (state[i] == STORE_LANE_DOWN || state[i] > STORE_LANE_BUSY_OPEN)
+        if (state[i] == STORE_LANE_DOWN || state[i] > STORE_LANE_PIPE_OPEN)
             continue;
         if (best < 0 || rank[state[i]] < rank[state[best]])
             best = i;
@@ -920,8 +940,10 @@ static int write_lane(struct store *st, const struct conn *c, uint32_t h)
         const struct lane *ln = &st->lane[i];
         if (!redis_ev_up(ln->r))
             state[i] = STORE_LANE_DOWN;
-        else if (ln->inflight)
+        else if (ln->ninflight >= pipeline_depth(st))
             state[i] = ln->batch ? STORE_LANE_BUSY_OPEN : STORE_LANE_BUSY;
+        else if (ln->ninflight)
+            state[i] = ln->batch ? STORE_LANE_PIPE_OPEN : STORE_LANE_PIPE;
         else
             state[i] = ln->batch ? STORE_LANE_OPEN : STORE_LANE_IDLE;
     }
@@ -1076,11 +1098,23 @@ static void lane_wait(struct store *st, struct lane *ln)
         rp->failed = true;
         relpoint_complete(rp);
     } else {
-        ln->inflight = rp; /* the last WAIT sent */
-        /* the writes that come while it blocks the connection leave with the next WAIT: the
-         * master applies them and asks the replicas for their acknowledgement at once (one
-         * wakeup of each replica per batch, not one for the writes and one for the WAIT) */
-        redis_ev_cork(ln->r, true);
+        st->stats->waits++;
+        if (ln->ninflight)
+            st->stats->waits_queued++; /* it waits at the master behind the one in flight */
+        const int cap = (int)(sizeof(ln->inflight) / sizeof(ln->inflight[0]));
+        if (ln->ninflight == cap) {
+            /* switches to async one after the other, each sending an open batch's WAIT: the
+             * oldest is no longer tracked (its callback still completes it, in order) */
+            memmove(&ln->inflight[0], &ln->inflight[1], (size_t)(cap - 1) * sizeof(rp));
+            ln->ninflight--;
+        }
+        ln->inflight[ln->ninflight++] = rp;
+        /* once the lane has all the WAITs in flight it may, the writes that come leave with
+         * the next WAIT: the master applies them and asks the replicas for their
+         * acknowledgement at once (one wakeup of each replica per batch, not one for the
+         * writes and one for the WAIT) */
+        if (ln->ninflight >= pipeline_depth(st))
+            redis_ev_cork(ln->r, true);
     }
 }
 
@@ -1234,7 +1268,7 @@ void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame,
 void store_flush(struct store *st)
 {
     for (int i = 0; i < st->nlanes; i++)
-        if (st->lane[i].batch && !st->lane[i].inflight)
+        if (st->lane[i].batch && st->lane[i].ninflight < pipeline_depth(st))
             lane_wait(st, &st->lane[i]); /* else it grows until the WAIT in flight returns */
 }
 
@@ -1470,12 +1504,12 @@ void store_on_redis_state(struct redis_ev *r, bool up, const char *why, void *ar
     } else {
         /* the WAIT in flight gets no answer; the open batch's can no longer be sent: their
          * packets follow the policy, in order */
-        struct relpoint *rp = ln->inflight;
-        ln->inflight = NULL;
-        if (rp) {
-            rp->failed = true;
-            relpoint_complete(rp); /* freed by its WAIT's callback */
+        for (int i = 0; i < ln->ninflight; i++) {
+            ln->inflight[i]->failed = true;
+            relpoint_complete(ln->inflight[i]); /* freed by its WAIT's callback */
         }
+        ln->ninflight = 0;
+        struct relpoint *rp;
         if ((rp = ln->batch)) {
             ln->batch = NULL;
             rp->failed = true;
@@ -1502,7 +1536,8 @@ void store_free(struct store *st)
     /* every callback ran: what is left is not referred to (an unsent batch, points behind it) */
     for (int i = 0; i < st->nlanes; i++) {
         struct lane *ln = &st->lane[i];
-        ln->batch = ln->inflight = NULL;
+        ln->batch = NULL;
+        ln->ninflight = 0;
         while (ln->first) {
             struct relpoint *rp = ln->first;
             ln->first = rp->next;

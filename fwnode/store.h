@@ -58,6 +58,7 @@ struct store_entry {
 
 #define STORE_VALUE_MAX     192
 #define STORE_LANES_MAX     16 /* connections to the master a store spreads its writes over */
+#define STORE_PIPELINE_MAX  4  /* WAITs in flight on one of them */
 #define STORE_ENTRY_VERSION 1
 
 /* State words: TCP "SYN_SENT" ... "CLOSE"; UDP / ICMP "NEW", "ESTABLISHED". */
@@ -123,6 +124,7 @@ struct store_config {
     uint32_t buckets;     /* bucket count, a power of two */
     const char *node_id;
     uint64_t to_hold_ns; /* a held packet older than this: the master is deemed hung */
+    int pipeline;        /* WAITs a lane may have in flight (0: 1) */
 };
 
 /* Calls back into the pipeline. */
@@ -152,8 +154,9 @@ const struct store_config *store_mode(const struct store *st);
 
 /* Hands a Redis connection to the store (owned from now on); up to STORE_LANES_MAX. The first
  * carries lookups, statistics and the periodic commands. Each group-commits on its own, with at
- * most one WAIT in flight (Redis blocks a connection behind its WAIT); what is queued meanwhile
- * stays corked in the worker and leaves with the next WAIT. Synchronous writes take
+ * most cfg.pipeline WAITs in flight (Redis blocks a connection behind its WAIT: a second one
+ * waits at the master); what is queued once they are stays corked in the worker and leaves with
+ * the next WAIT. Synchronous writes take
  * the lane that can commit them soonest (store_pick_lane), except that a connection whose
  * previous write is still unanswered keeps that write's lane, so its writes stay in order; other
  * writes are spread by connection hash. Returns 0, or -1 when the store has its maximum. */
@@ -193,8 +196,8 @@ void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame,
 bool store_lookup(struct store *st, const struct flow_key *k, uint32_t hash, int side,
                   const uint8_t *frame, uint32_t len, uint64_t ts);
 
-/* Ends a round of the event loop: each lane with an open batch and no WAIT in flight sends the
- * batch's WAIT (group commit). */
+/* Ends a round of the event loop: each lane with an open batch and fewer WAITs in flight than
+ * cfg.pipeline sends the batch's WAIT (group commit). */
 void store_flush(struct store *st);
 
 /* A lane's state, as store_pick_lane weighs it. */
@@ -202,8 +205,10 @@ enum store_lane_state {
     STORE_LANE_DOWN,
     STORE_LANE_IDLE,      /* no WAIT in flight, no open batch */
     STORE_LANE_OPEN,      /* an open batch, whose WAIT leaves at the end of this round */
-    STORE_LANE_BUSY,      /* a WAIT in flight */
-    STORE_LANE_BUSY_OPEN, /* a WAIT in flight and the batch that follows it open */
+    STORE_LANE_BUSY,      /* as many WAITs in flight as it may have */
+    STORE_LANE_BUSY_OPEN, /* as many WAITs in flight as it may have, the next batch open */
+    STORE_LANE_PIPE,      /* a WAIT in flight, another may follow it at once */
+    STORE_LANE_PIPE_OPEN, /* a WAIT in flight and an open batch whose WAIT follows it now */
 };
 
 /* The lane a synchronous write joins, given each of the n lanes' state: one whose batch commits

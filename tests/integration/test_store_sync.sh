@@ -9,9 +9,11 @@
 #      - async strategy: unaffected (a quick connect, no WAIT timeout).
 #  (b) with the replicas running, sync mode: when connect() returns (the SYN+ACK left the
 #      worker), the connection's entry is on every replica, 50 times out of 50.
-#  (c) the same under load, with four write lanes (FW_SYNC_CONNECTIONS=4): while ab -c 30 keeps
-#      the lanes' WAITs in flight, 50 of 50 entries are on every replica when connect() returns,
-#      ab completes without a failure, and group commit shows: fewer WAITs than state writes.
+#  (c) the same under load, with four write lanes (FW_SYNC_CONNECTIONS=4), and with one lane that
+#      has 2 WAITs in flight (FW_SYNC_PIPELINE=2: the next batch waits at the master): while
+#      ab -c 30 keeps the lanes' WAITs in flight, 50 of 50 entries are on every replica when
+#      connect() returns, ab completes without a failure, and group commit shows: fewer WAITs
+#      than state writes.
 #  (d) a master that refuses writes (maxmemory 1 byte: OOM), fail-closed, sync, both accesses: a
 #      new connection does not get through and policy_drops grows; with dirty access the writes
 #      go without replies (CLIENT REPLY SKIP), so only the batch's read-back after its WAIT can
@@ -229,13 +231,15 @@ for access in transaction dirty; do
     w1=$(stat_get wait_timeouts)
     check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
 done
-# ---- (c) under load, four write lanes: group commit keeps the guarantee ----
-for access in transaction dirty; do
-    c="full/sync/$access, 4 write lanes, under ab -c 30"
-    check "$c: node1 restarted" node1_with open FW_SYNC_ACCESS="$access" FW_SYNC_CONNECTIONS=4
+# ---- (c) under load, four write lanes or two WAITs in flight: group commit keeps the guarantee ----
+for variant in "transaction 4 1" "dirty 4 1" "dirty 1 2"; do
+    read -r access lanes depth <<<"$variant"
+    c="full/sync/$access, write lanes: $lanes, WAITs in flight per lane: $depth, under ab -c 30"
+    check "$c: node1 restarted" node1_with open FW_SYNC_ACCESS="$access" \
+        FW_SYNC_CONNECTIONS="$lanes" FW_SYNC_PIPELINE="$depth"
     rcli CONFIG RESETSTAT >/dev/null
     stats_now
-    w0=$(stat_get wait_timeouts) s0=$(stat_get state_writes)
+    w0=$(stat_get wait_timeouts) s0=$(stat_get state_writes) q0=$(stat_get waits_queued)
     ab_start load -s 30 -t 10 -n 1000000 -c 30 http://10.10.2.10/1b # 10 s of load
     sleep 0.5
     replicas_have_all "$c"
@@ -246,12 +250,19 @@ for access in transaction dirty; do
     check "$c: ab's 10 s: ${n:-no} requests complete (at least 1000), none failed" load_ok ||
         ab_diag load
     stats_now
-    w1=$(stat_get wait_timeouts) s1=$(stat_get state_writes)
+    w1=$(stat_get wait_timeouts) s1=$(stat_get state_writes) q1=$(stat_get waits_queued)
     waits=$(rcli INFO commandstats | sed -n 's/^cmdstat_wait:calls=\([0-9]*\),.*/\1/p')
     diag "$c: $((s1 - s0)) state writes, ${waits:-no} WAITs"
     check "$c: group commit: fewer WAITs (${waits:-none}) than state writes ($((s1 - s0)))" \
         test "${waits:-0}" -gt 0 -a "${waits:-0}" -lt "$((s1 - s0))"
     check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
+    if [ "$depth" -gt 1 ]; then
+        check "$c: WAITs went behind the one in flight (waits_queued $q0 -> $q1)" \
+            test "${q1:-0}" -gt "${q0:-0}"
+    else
+        check "$c: no WAIT went behind another (waits_queued $q0 -> $q1)" \
+            test "${q1:-x}" = "${q0:-y}"
+    fi
 done
 
 # ---- (d) the master refuses the writes: the batch fails, whichever way its writes were sent ----

@@ -25,9 +25,12 @@
  *   cork       a write that comes while its lane's WAIT blocks the connection stays in the worker
  *              (the master's query buffer holds nothing of it, only the blocked batch's MGET
  *              read-back) until that WAIT is answered, then leaves with the next WAIT
+ *   pipe       with 2 WAITs in flight per lane, the second batch waits at the master behind the
+ *              first WAIT (in its query buffer, not applied), the third stays in the worker;
+ *              the points pass in order, each after its own WAIT
  *   stress     per seed: a randomized run (connections change state, modes switch, lanes drop
- *              their connection or are killed); each connection's forwarded packets leave in
- *              order and every held packet is handed out exactly once
+ *              their connection or are killed; odd seeds with 2 WAITs in flight per lane); each
+ * connection's forwarded packets leave in order and every held packet is handed out exactly once
  * Prints TAP lines ("ok - what", "not ok - what", "# ..." diagnostics) and a summary; the exit
  * status is 0 only when every check passed.
  *   store_order -p PORT [-H HOST] [-R REPLICAS] [-n ROUNDS] [-s SEED]... [CHECK...]
@@ -691,6 +694,55 @@ static void t_cork(void)
           qbuf, readback, early, late);
 }
 
+/* With two WAITs in flight per lane (FW_SYNC_PIPELINE=2) the next batch does not wait in the
+ * worker: it goes at once and waits at the master, behind the WAIT in flight, unapplied; the
+ * batch after it is corked until the first WAIT returns. */
+static void t_pipe(void)
+{
+    const long wait_ms = 400;
+    /* each WAIT asks for one replica more than there are: it blocks for its whole timeout */
+    struct store_config c =
+        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 1, wait_ms);
+    c.pipeline = 2;
+    struct conn x, y, z;
+    if (!x_waits("pipe", 1, &c, 1750, &x, &y))
+        return;
+    conn_init(&z, 1752, TCP_ST_SYN_SENT);
+    run_ms(100);    /* X's WAIT at the master, blocking the connection */
+    pkt(&y, "Y:0"); /* the second batch: its writes and WAIT leave now */
+    store_flush(st);
+    run_ms(100);
+    long long qbuf_y = client_qbuf("so-lane0");
+    pkt(&z, "Z:0"); /* the third: two WAITs in flight, it stays in the worker */
+    store_flush(st);
+    run_ms(100);
+    long long qbuf_z = client_qbuf("so-lane0");
+    char xkey[KEYS_MAX], ykey[KEYS_MAX], mget[2 * KEYS_MAX];
+    store_conn_key(&x.key, xkey, sizeof(xkey));
+    store_conn_key(&y.key, ykey, sizeof(ykey));
+    long long readback =
+        snprintf(mget, sizeof(mget), "*2\r\n$4\r\nMGET\r\n$%zu\r\n%s\r\n", strlen(xkey), xkey);
+    long long y_early = admin_cmd("EXISTS %s", ykey); /* at the master, not applied */
+    auto_flush = true;
+    poll_rels = 3;
+    bool all = run_until(rels_reached, 4 * (int)wait_ms + 2000);
+    teardown();
+    int iy = rel_find("Y:0"), iz = rel_find("Z:0");
+    double ty = iy >= 0 ? rels[iy].t_ms : 0, tz = iz >= 0 ? rels[iz].t_ms : 0;
+    /* Y's WAIT runs when X's returns, Z's when Y's does: one timeout after the other */
+    double y_min = 2.0 * (double)wait_ms * 0.95, z_min = 3.0 * (double)wait_ms * 0.95;
+    check(qbuf_y > readback && qbuf_z == qbuf_y && y_early == 0,
+          "pipe: with 2 WAITs in flight, Y's batch waits at the master behind X's WAIT "
+          "(query buffer %lld bytes, more than X's read-back, %lld; Y's entry not applied yet: "
+          "EXISTS %lld) and Z's stays in the worker (query buffer still %lld)",
+          qbuf_y, readback, y_early, qbuf_z);
+    check(all && rels_in_order() && ty >= y_min && tz >= z_min && verdict("X:0") == 'F' &&
+              verdict("Y:0") == 'F' && verdict("Z:0") == 'F' && all_handed_out(),
+          "pipe: the points pass in order, each after its own WAIT (Y at %.0f ms, >= %.0f; Z at "
+          "%.0f, >= %.0f); forwarded after the timeouts (fail-open)",
+          ty, y_min, tz, z_min);
+}
+
 static void t_wrap(void)
 {
     const int points = 4100;
@@ -921,6 +973,8 @@ static void t_stress(unsigned seed, int rounds)
     s_fwd = s_now = s_drop = s_bad = 0;
     unsigned long modes = 0, drops = 0, kills = 0;
     struct store_config c = stress_mode();
+    const int depth = 1 + (int)(seed % 2); /* WAITs in flight per lane: odd seeds 2 */
+    c.pipeline = depth;
     if (!setup(SLANES, &c)) {
         not_set_up("stress");
         return;
@@ -956,11 +1010,12 @@ static void t_stress(unsigned seed, int rounds)
     run_ms(200);
     teardown();
     check(s_bad == 0 && all_handed_out(),
-          "stress seed %u: %d rounds, each connection's forwarded packets in order, each held "
-          "packet handed out once (forwarded %lu, %lu of them at once; held %lu, handed out "
+          "stress seed %u: %d rounds, %d WAITs in flight per lane, each connection's forwarded "
+          "packets in order, each held packet handed out once (forwarded %lu, %lu of them at once; "
+          "held %lu, handed out "
           "%lu; dropped %lu; %lu mode switches, %lu lane drops, %lu kills; %llu writes, %llu "
           "WAIT timeouts)",
-          seed, rounds, s_fwd, s_now, nheld, nreleased, s_drop, modes, drops, kills,
+          seed, rounds, depth, s_fwd, s_now, nheld, nreleased, s_drop, modes, drops, kills,
           (unsigned long long)stats.state_writes, (unsigned long long)stats.wait_timeouts);
     if (s_bad)
         printf("# stress seed %u: %lu packets out of order\n", seed, s_bad);
@@ -974,7 +1029,7 @@ static void usage(void)
     fprintf(stderr, "usage: store_order -p PORT [-H HOST] [-R REPLICAS] [-n ROUNDS] [-s SEED]... "
                     "[CHECK...]\n"
                     "checks: handshake writes reuse switch hol wrap pin loss-kill loss-drop "
-                    "loss-free stress\n");
+                    "loss-free cork pipe stress\n");
     exit(2);
 }
 
@@ -1019,9 +1074,9 @@ int main(int argc, char **argv)
         usage();
     if (nseeds == 0)
         seeds[nseeds++] = 1;
-    static const char *known[] = {"handshake", "writes",    "reuse", "switch",
-                                  "hol",       "wrap",      "pin",   "loss-kill",
-                                  "loss-drop", "loss-free", "cork",  "stress"};
+    static const char *known[] = {"handshake", "writes", "reuse",     "switch",    "hol",
+                                  "wrap",      "pin",    "loss-kill", "loss-drop", "loss-free",
+                                  "cork",      "pipe",   "stress"};
     for (int i = optind; i < argc; i++) {
         size_t k = 0;
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(argv[i], known[k]) != 0)
@@ -1058,6 +1113,8 @@ int main(int argc, char **argv)
         t_switch();
     if (wanted(argc, argv, "hol"))
         t_hol();
+    if (wanted(argc, argv, "pipe"))
+        t_pipe();
     if (wanted(argc, argv, "wrap"))
         t_wrap();
     if (wanted(argc, argv, "pin"))

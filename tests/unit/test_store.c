@@ -406,7 +406,9 @@ static void test_pick_lane(void **state)
         I = STORE_LANE_IDLE,
         O = STORE_LANE_OPEN,
         B = STORE_LANE_BUSY,
-        BO = STORE_LANE_BUSY_OPEN
+        BO = STORE_LANE_BUSY_OPEN,
+        P = STORE_LANE_PIPE,
+        PO = STORE_LANE_PIPE_OPEN
     };
     struct {
         uint8_t lanes[4];
@@ -425,6 +427,12 @@ static void test_pick_lane(void **state)
         {{BO, D, D, D}, 4, 0}, /* the others down */
         {{I, D, BO, O}, 4, 3}, /* open beats idle beats busy */
         {{O, I, I, I}, 4, 0},  /* lane 0's open batch beats idle lanes */
+        /* with more than one WAIT in flight per lane (FW_SYNC_PIPELINE) */
+        {{B, P, B, I}, 4, 3},  /* idle before a WAIT behind another */
+        {{B, P, PO, B}, 4, 2}, /* joins the batch that follows a WAIT now */
+        {{B, BO, P, B}, 4, 2}, /* a WAIT that may leave now before the batch after the full */
+        {{P, B, B, B}, 4, 0},  /* lane 0 when the others are full */
+        {{PO, O, P, P}, 4, 1}, /* a batch leaving this round on a free lane first */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(store_pick_lane(cases[i].lanes, cases[i].n), cases[i].want);
