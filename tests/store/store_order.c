@@ -661,6 +661,15 @@ static long long client_qbuf(const char *name)
     return q ? atoll(q + 6) : -1;
 }
 
+/* The bytes of the MGET that reads back the entry of x alone, as the master's query buffer
+ * holds it. */
+static long long readback_len(const struct conn *x)
+{
+    char key[KEYS_MAX], mget[2 * KEYS_MAX];
+    store_conn_key(&x->key, key, sizeof(key));
+    return snprintf(mget, sizeof(mget), "*2\r\n$4\r\nMGET\r\n$%zu\r\n%s\r\n", strlen(key), key);
+}
+
 static void t_cork(void)
 {
     /* the WAIT asks for one replica more than there are: it blocks for its whole timeout */
@@ -673,12 +682,10 @@ static void t_cork(void)
     pkt(&y, "Y:0"); /* the next batch: SET (+ SADD) */
     run_ms(150);
     long long qbuf = client_qbuf("so-lane0");
-    char key[KEYS_MAX], xkey[KEYS_MAX], mget[2 * KEYS_MAX];
+    char key[KEYS_MAX];
     store_conn_key(&y.key, key, sizeof(key));
     /* behind X's WAIT: X's read-back (its write went without a reply), nothing of Y */
-    store_conn_key(&x.key, xkey, sizeof(xkey));
-    long long readback =
-        snprintf(mget, sizeof(mget), "*2\r\n$4\r\nMGET\r\n$%zu\r\n%s\r\n", strlen(xkey), xkey);
+    long long readback = readback_len(&x);
     long long early = admin_cmd("EXISTS %s", key);
     auto_flush = true;
     poll_rels = 2;
@@ -717,11 +724,9 @@ static void t_pipe(void)
     store_flush(st);
     run_ms(100);
     long long qbuf_z = client_qbuf("so-lane0");
-    char xkey[KEYS_MAX], ykey[KEYS_MAX], mget[2 * KEYS_MAX];
-    store_conn_key(&x.key, xkey, sizeof(xkey));
+    char ykey[KEYS_MAX];
     store_conn_key(&y.key, ykey, sizeof(ykey));
-    long long readback =
-        snprintf(mget, sizeof(mget), "*2\r\n$4\r\nMGET\r\n$%zu\r\n%s\r\n", strlen(xkey), xkey);
+    long long readback = readback_len(&x);
     long long y_early = admin_cmd("EXISTS %s", ykey); /* at the master, not applied */
     auto_flush = true;
     poll_rels = 3;
