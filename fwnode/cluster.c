@@ -30,7 +30,8 @@ struct cluster {
     bool healthy; /* the data interfaces are up: heartbeats are sent */
     ev_timer heartbeat;
     ev_timer poll;
-    uint64_t last_hb_ns; /* when the heartbeat timer last ran (monotonic) */
+    uint64_t last_hb_ns;  /* when the heartbeat timer last ran (monotonic) */
+    uint64_t last_cpu_ns; /* the process's CPU time then */
 };
 
 static void note(struct cluster *c, bool warn, const char *fmt, ...) FW_PRINTF(3, 4);
@@ -66,10 +67,10 @@ static void send_heartbeat(struct cluster *c)
     redis_ev_cmd(c->cmd, on_ignore, NULL, "SADD %s %s", KEYS_NODES, c->node);
 }
 
-static uint64_t mono_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -77,15 +78,20 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)loop, (void)revents;
     struct cluster *c = t->data;
-    /* more than two periods since the last run: the worker was not scheduled (or its loop was
-     * busy) for that long, which emgr takes for a failure once heartbeat_ms * misses pass */
-    uint64_t now = mono_ns(), gap_ms = (now - c->last_hb_ns) / 1000000;
+    /* more than two periods since the last run: the worker was not scheduled or its loop was
+     * busy for that long (its CPU time tells which), which emgr takes for a failure once
+     * heartbeat_ms * misses pass */
+    uint64_t now = clock_ns(CLOCK_MONOTONIC), cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    uint64_t gap_ms = (now - c->last_hb_ns) / 1000000, cpu_ms = (cpu - c->last_cpu_ns) / 1000000;
     if (c->last_hb_ns && c->cmd && c->healthy && gap_ms > 2 * (uint64_t)c->heartbeat_ms)
         note(c, true,
              "heartbeat %llu ms after the one before (every %ld ms; emgr fails a worker after "
-             "%ld ms without one): the worker did not run meanwhile",
-             (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses);
+             "%ld ms without one): the worker used %llu ms of CPU meanwhile, %s",
+             (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses,
+             (unsigned long long)cpu_ms,
+             2 * cpu_ms >= gap_ms ? "its event loop was busy" : "it waited for a CPU");
     c->last_hb_ns = now;
+    c->last_cpu_ns = cpu;
     send_heartbeat(c);
 }
 
