@@ -13,9 +13,11 @@ export FWLAB_FWNODE=${FWLAB_FWNODE:-$TOP/build/fwnode-san}
 # The workers and emgr built with ASan run about 3x slower, and the tests' load (ab, nmap,
 # transfers, several workers and Redis servers starting) keeps this 2-core host busy: with the
 # default 20 ms x 3 heartbeat a worker that waits 60 ms for a CPU is taken for dead, and even 5
-# misses (100 ms) gave a false detection about once in 15 runs of a cluster test. The tests allow
-# 8 misses (160 ms; no test asserts a detection time); bench/failover measures the defaults.
-export FW_HEARTBEAT_MISSES=${FW_HEARTBEAT_MISSES:-8}
+# misses (100 ms) gave a false detection about once in 15 runs of a cluster test, 8 (160 ms)
+# still now and then (a worker under test_cluster_failover's load logged a heartbeat 221 ms
+# after the one before). The tests allow 12 misses (240 ms; no test asserts a detection time);
+# bench/failover measures the defaults.
+export FW_HEARTBEAT_MISSES=${FW_HEARTBEAT_MISSES:-12}
 export FWLAB_STATE=${FWLAB_STATE:-/run/fwlab}
 STATE=$FWLAB_STATE
 # ASan: report to stderr (the worker's log), abort on the first error.
