@@ -441,9 +441,10 @@ static int store_setup(struct fwnode *w)
         .wait_timeout_ms = s->sync.wait_timeout_ms,
         .buckets = (uint32_t)s->buckets,
         .node_id = s->node_id,
-        /* a held packet may wait for every WAIT in flight on its lane before its own */
+        /* a held packet may wait for every WAIT in flight on its lane, then for its own */
         .to_hold_ns =
-            (uint64_t)(s->pipeline * s->sync.wait_timeout_ms + s->redis.timeout_ms) * 1000000ull,
+            (uint64_t)((s->pipeline + 1) * s->sync.wait_timeout_ms + s->redis.timeout_ms) *
+            1000000ull,
         .pipeline = (int)s->pipeline,
     };
     struct store_hooks hooks = pipeline_store_hooks(&w->pl);

@@ -472,7 +472,8 @@ struct lane {
     struct redis_ev *r;
     struct relpoint *batch; /* sync: the open batch, its WAIT not sent yet */
     /* sync: the batches whose WAIT was sent and is not answered yet, oldest first: at most the
-     * pipeline depth, and one more after a switch to async sent the open batch's at once */
+     * pipeline depth, more when switches to async send open batches' WAITs at once (beyond the
+     * capacity the oldest is no longer tracked: lane_wait) */
     struct relpoint *inflight[STORE_PIPELINE_MAX + 1];
     int ninflight;
     struct relpoint *first, *last; /* the points not passed yet, in seq order */

@@ -27,7 +27,7 @@
  *              read-back) until that WAIT is answered, then leaves with the next WAIT
  *   pipe       with 2 WAITs in flight per lane, the second batch waits at the master behind the
  *              first WAIT (in its query buffer, not applied), the third stays in the worker;
- *              the points pass in order, each after its own WAIT
+ *              the points pass in order, each after its own WAIT (dirty and transaction)
  *   stress     per seed: a randomized run (connections change state, modes switch, lanes drop
  *              their connection or are killed; odd seeds with 2 WAITs in flight per lane); each
  * connection's forwarded packets leave in order and every held packet is handed out exactly once
@@ -703,18 +703,20 @@ static void t_cork(void)
 
 /* With two WAITs in flight per lane (FW_SYNC_PIPELINE=2) the next batch does not wait in the
  * worker: it goes at once and waits at the master, behind the WAIT in flight, unapplied; the
- * batch after it is corked until the first WAIT returns. */
-static void t_pipe(void)
+ * batch after it is corked until the first WAIT returns. With dirty access the writes go
+ * without replies (they leave with their WAIT whatever the cork); with transaction access
+ * only the cork holds Z's commands back. */
+static void t_pipe(enum sync_access access, uint16_t sport)
 {
-    const long wait_ms = 400;
+    const long wait_ms = 1000;
+    const char *an = access == SYNC_ACCESS_DIRTY ? "dirty" : "transaction";
     /* each WAIT asks for one replica more than there are: it blocks for its whole timeout */
-    struct store_config c =
-        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_DIRTY, SYNC_POLICY_OPEN, reps + 1, wait_ms);
+    struct store_config c = mode(SYNC_STRATEGY_SYNC, access, SYNC_POLICY_OPEN, reps + 1, wait_ms);
     c.pipeline = 2;
     struct conn x, y, z;
-    if (!x_waits("pipe", 1, &c, 1750, &x, &y))
+    if (!x_waits("pipe", 1, &c, sport, &x, &y))
         return;
-    conn_init(&z, 1752, TCP_ST_SYN_SENT);
+    conn_init(&z, (uint16_t)(sport + 2), TCP_ST_SYN_SENT);
     run_ms(100);    /* X's WAIT at the master, blocking the connection */
     pkt(&y, "Y:0"); /* the second batch: its writes and WAIT leave now */
     store_flush(st);
@@ -726,7 +728,8 @@ static void t_pipe(void)
     long long qbuf_z = client_qbuf("so-lane0");
     char ykey[KEYS_MAX];
     store_conn_key(&y.key, ykey, sizeof(ykey));
-    long long readback = readback_len(&x);
+    /* behind X's WAIT: X's read-back (dirty: its write went without a reply), then Y's batch */
+    long long ahead = access == SYNC_ACCESS_DIRTY ? readback_len(&x) : 0;
     long long y_early = admin_cmd("EXISTS %s", ykey); /* at the master, not applied */
     auto_flush = true;
     poll_rels = 3;
@@ -736,16 +739,16 @@ static void t_pipe(void)
     double ty = iy >= 0 ? rels[iy].t_ms : 0, tz = iz >= 0 ? rels[iz].t_ms : 0;
     /* Y's WAIT runs when X's returns, Z's when Y's does: one timeout after the other */
     double y_min = 2.0 * (double)wait_ms * 0.95, z_min = 3.0 * (double)wait_ms * 0.95;
-    check(qbuf_y > readback && qbuf_z == qbuf_y && y_early == 0,
-          "pipe: with 2 WAITs in flight, Y's batch waits at the master behind X's WAIT "
-          "(query buffer %lld bytes, more than X's read-back, %lld; Y's entry not applied yet: "
+    check(qbuf_y > ahead && qbuf_z == qbuf_y && y_early == 0,
+          "pipe (%s): with 2 WAITs in flight, Y's batch waits at the master behind X's WAIT "
+          "(query buffer %lld bytes, more than the %lld of X's; Y's entry not applied yet: "
           "EXISTS %lld) and Z's stays in the worker (query buffer still %lld)",
-          qbuf_y, readback, y_early, qbuf_z);
+          an, qbuf_y, ahead, y_early, qbuf_z);
     check(all && rels_in_order() && ty >= y_min && tz >= z_min && verdict("X:0") == 'F' &&
               verdict("Y:0") == 'F' && verdict("Z:0") == 'F' && all_handed_out(),
-          "pipe: the points pass in order, each after its own WAIT (Y at %.0f ms, >= %.0f; Z at "
-          "%.0f, >= %.0f); forwarded after the timeouts (fail-open)",
-          ty, y_min, tz, z_min);
+          "pipe (%s): the points pass in order, each after its own WAIT (Y at %.0f ms, >= %.0f; "
+          "Z at %.0f, >= %.0f); forwarded after the timeouts (fail-open)",
+          an, ty, y_min, tz, z_min);
 }
 
 static void t_wrap(void)
@@ -1118,8 +1121,10 @@ int main(int argc, char **argv)
         t_switch();
     if (wanted(argc, argv, "hol"))
         t_hol();
-    if (wanted(argc, argv, "pipe"))
-        t_pipe();
+    if (wanted(argc, argv, "pipe")) {
+        t_pipe(SYNC_ACCESS_DIRTY, 1750);
+        t_pipe(SYNC_ACCESS_TRANSACTION, 1760);
+    }
     if (wanted(argc, argv, "wrap"))
         t_wrap();
     if (wanted(argc, argv, "pin"))

@@ -433,6 +433,7 @@ static void test_pick_lane(void **state)
         {{B, BO, P, B}, 4, 2}, /* a WAIT that may leave now before the batch after the full */
         {{P, B, B, B}, 4, 0},  /* lane 0 when the others are full */
         {{PO, O, P, P}, 4, 1}, /* a batch leaving this round on a free lane first */
+        {{B, PO, I, B}, 4, 2}, /* an idle lane before a batch that would wait behind a WAIT */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(store_pick_lane(cases[i].lanes, cases[i].n), cases[i].want);
