@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The sync mode set by environment variables is the one in effect: the cluster comes up with an
-# environment file (as a user's .env) that says FW_SYNC_LEVEL=established FW_SYNC_ACCESS=dirty;
-# emgr status and every worker show it, and Redis holds only ESTABLISHED TCP entries.
+# environment file (as a user's .env) that says FW_SYNC_LEVEL=established FW_SYNC_ACCESS=dirty
+# FW_SYNC_PIPELINE=2; emgr status and every worker show it, Redis holds only ESTABLISHED TCP
+# entries, and the workers' counters in Redis show WAITs sent behind another.
 set -u
 . "$(dirname "$0")/lib.sh"
 
-unset FW_SYNC_LEVEL FW_SYNC_STRATEGY FW_SYNC_ACCESS FW_SYNC_POLICY FW_ACTIVES FW_BACKUPS
+unset FW_SYNC_LEVEL FW_SYNC_STRATEGY FW_SYNC_ACCESS FW_SYNC_POLICY FW_SYNC_PIPELINE FW_ACTIVES FW_BACKUPS
 ENVFILE=$(mktemp /tmp/fwc-env.XXXXXX)
 cat >"$ENVFILE" <<'EOF'
 # a user's .env: a non-default sync mode
 FW_SYNC_LEVEL=established
 FW_SYNC_ACCESS=dirty
+FW_SYNC_PIPELINE=2
 EOF
 cluster_up
 # shellcheck disable=SC2154
@@ -33,6 +35,20 @@ check "every worker applied the published mode (worker logs)" wait_until 10 appl
 out=$(on client ab -q -n 1000 -c 20 http://10.10.2.10/1b 2>&1)
 diag "$(grep -E 'Complete requests|Failed requests|Requests per second' <<<"$out")"
 check "ab -n 1000 -c 20: 0 failed requests" grep -Eq '^Failed requests: +0$' <<<"$out"
+# FW_SYNC_PIPELINE=2 reached the workers: their counters (fw:stats:<node>, once a second) show
+# WAITs that went behind another
+queued() {
+    local k n=0 v
+    for k in $(on redis redis-cli --scan --pattern 'fw:stats:*' | tr -d '\r'); do
+        v=$(on redis redis-cli HGET "$k" waits_queued | tr -d '\r')
+        n=$((n + ${v:-0}))
+    done
+    QUEUED=$n
+    [ "$n" -gt 0 ]
+}
+check "FW_SYNC_PIPELINE=2: the workers sent WAITs behind another (waits_queued in fw:stats:*)" \
+    wait_until 5 queued
+diag "waits_queued, all workers: ${QUEUED:-?}"
 
 on client sh -c 'timeout 15 curl -s --limit-rate 1M -o /dev/null http://10.10.2.10/big' &
 slow=$!
