@@ -736,24 +736,16 @@ int redis_ev_cmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char
     return rc;
 }
 
-int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *fmt, va_list ap)
+/* Queues cmd (formatted, n bytes) with its callback: behind the quiet run when there is one. */
+static int send_formatted(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *cmd,
+                          size_t n)
 {
-    if (!r->up)
-        return -1;
-    if (r->qlen) {
-        char *cmd = NULL;
-        int n = redisvFormatCommand(&cmd, fmt, ap);
-        if (n < 0)
-            return -1;
-        int rc = queue_carrier(r, fn, arg, cmd, (size_t)n);
-        redisFreeCommand(cmd);
-        return rc;
-    }
+    if (r->qlen)
+        return queue_carrier(r, fn, arg, cmd, n);
     struct pending *p = pending_new(fn, arg, true, false);
     if (!p)
         return -1;
-    int rc = redisvAsyncCommand(r->ac, on_reply, p, fmt, ap);
-    if (rc != REDIS_OK) {
+    if (redisAsyncFormattedCommand(r->ac, on_reply, p, cmd, n) != REDIS_OK) {
         free(p);
         return -1;
     }
@@ -761,29 +753,31 @@ int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const cha
     return 0;
 }
 
+int redis_ev_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, const char *fmt, va_list ap)
+{
+    if (!r->up)
+        return -1;
+    char *cmd = NULL;
+    int n = redisvFormatCommand(&cmd, fmt, ap);
+    if (n < 0)
+        return -1;
+    int rc = send_formatted(r, fn, arg, cmd, (size_t)n);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
 int redis_ev_cmdv(struct redis_ev *r, redis_ev_reply_fn fn, void *arg, int argc, const char **argv,
                   const size_t *lens)
 {
     if (!r->up)
         return -1;
-    if (r->qlen) {
-        char *cmd = NULL;
-        long long n = redisFormatCommandArgv(&cmd, argc, argv, lens);
-        if (n < 0)
-            return -1;
-        int rc = queue_carrier(r, fn, arg, cmd, (size_t)n);
-        redisFreeCommand(cmd);
-        return rc;
-    }
-    struct pending *p = pending_new(fn, arg, true, false);
-    if (!p)
+    char *cmd = NULL;
+    long long n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (n < 0)
         return -1;
-    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
-        free(p);
-        return -1;
-    }
-    r->sent++;
-    return 0;
+    int rc = send_formatted(r, fn, arg, cmd, (size_t)n);
+    redisFreeCommand(cmd);
+    return rc;
 }
 
 int redis_ev_subscribe(struct redis_ev *r, const char *channel, redis_ev_reply_fn fn, void *arg)

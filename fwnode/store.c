@@ -526,6 +526,10 @@ struct store *store_new(const struct store_config *cfg, const struct store_hooks
     if (!st)
         return NULL;
     st->cfg = *cfg;
+    if (st->cfg.pipeline < 1)
+        st->cfg.pipeline = 1;
+    if (st->cfg.pipeline > STORE_PIPELINE_MAX)
+        st->cfg.pipeline = STORE_PIPELINE_MAX;
     snprintf(st->node, sizeof(st->node), "%s", cfg->node_id ? cfg->node_id : "node");
     st->cfg.node_id = st->node;
     st->hooks = *hooks;
@@ -676,15 +680,22 @@ static void relpoint_unref(struct relpoint *rp)
 }
 
 /* Queues a command whose callback gets rp (counted, so that rp outlives it). */
+static int relpoint_vcmd(struct redis_ev *r, redis_ev_reply_fn fn, struct relpoint *rp,
+                         const char *fmt, va_list ap)
+{
+    int rc = redis_ev_vcmd(r, fn, rp, fmt, ap);
+    if (rc == 0)
+        rp->refs++;
+    return rc;
+}
+
 static int relpoint_cmd(struct redis_ev *r, redis_ev_reply_fn fn, struct relpoint *rp,
                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = redis_ev_vcmd(r, fn, rp, fmt, ap);
+    int rc = relpoint_vcmd(r, fn, rp, fmt, ap);
     va_end(ap);
-    if (rc == 0)
-        rp->refs++;
     return rc;
 }
 
@@ -771,13 +782,6 @@ static void on_exec_release(struct redis_ev *r, const struct redis_reply *rr, vo
     relpoint_unref(rp);    /* the EXEC's, last: it may free rp */
 }
 
-/* The WAITs a lane may have in flight. */
-static int pipeline_depth(const struct store *st)
-{
-    int d = st->cfg.pipeline;
-    return d > STORE_PIPELINE_MAX ? STORE_PIPELINE_MAX : d > 1 ? d : 1;
-}
-
 /* The replicas a WAIT asks for: the configured number, or every replica the master has. */
 static int wait_replicas(const struct store *st)
 {
@@ -793,7 +797,7 @@ static void batch_answered(const struct store *st, struct lane *ln, struct relpo
             continue;
         memmove(&ln->inflight[i], &ln->inflight[i + 1],
                 (size_t)(ln->ninflight - i - 1) * sizeof(ln->inflight[0]));
-        if (--ln->ninflight < pipeline_depth(st))
+        if (--ln->ninflight < st->cfg.pipeline)
             redis_ev_cork(ln->r, false);
         return;
     }
@@ -941,7 +945,7 @@ static int write_lane(struct store *st, const struct conn *c, uint32_t h)
         const struct lane *ln = &st->lane[i];
         if (!redis_ev_up(ln->r))
             state[i] = STORE_LANE_DOWN;
-        else if (ln->ninflight >= pipeline_depth(st))
+        else if (ln->ninflight >= st->cfg.pipeline)
             state[i] = ln->batch ? STORE_LANE_BUSY_OPEN : STORE_LANE_BUSY;
         else if (ln->ninflight)
             state[i] = ln->batch ? STORE_LANE_PIPE_OPEN : STORE_LANE_PIPE;
@@ -969,9 +973,7 @@ static int out_cmd(const struct out *o, redis_ev_reply_fn fn, struct relpoint *r
     if (o->quiet) {
         rc = redis_ev_vquiet(o->r, fmt, ap);
     } else if (rp) {
-        rc = redis_ev_vcmd(o->r, fn, rp, fmt, ap);
-        if (rc == 0)
-            rp->refs++;
+        rc = relpoint_vcmd(o->r, fn, rp, fmt, ap);
     } else {
         rc = redis_ev_vcmd(o->r, on_plain_reply, o->st, fmt, ap);
     }
@@ -1114,7 +1116,7 @@ static void lane_wait(struct store *st, struct lane *ln)
          * the next WAIT: the master applies them and asks the replicas for their
          * acknowledgement at once (one wakeup of each replica per batch, not one for the
          * writes and one for the WAIT) */
-        if (ln->ninflight >= pipeline_depth(st))
+        if (ln->ninflight >= st->cfg.pipeline)
             redis_ev_cork(ln->r, true);
     }
 }
@@ -1269,7 +1271,7 @@ void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame,
 void store_flush(struct store *st)
 {
     for (int i = 0; i < st->nlanes; i++)
-        if (st->lane[i].batch && st->lane[i].ninflight < pipeline_depth(st))
+        if (st->lane[i].batch && st->lane[i].ninflight < st->cfg.pipeline)
             lane_wait(st, &st->lane[i]); /* else it grows until the WAIT in flight returns */
 }
 
