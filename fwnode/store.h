@@ -124,7 +124,7 @@ struct store_config {
     uint32_t buckets;     /* bucket count, a power of two */
     const char *node_id;
     uint64_t to_hold_ns; /* a held packet older than this: the master is deemed hung */
-    int pipeline;        /* WAITs a lane may have in flight (below 1: 1; at most STORE_PIPELINE_MAX) */
+    int pipeline; /* WAITs a lane may have in flight (below 1: 1; at most STORE_PIPELINE_MAX) */
 };
 
 /* Calls back into the pipeline. */
