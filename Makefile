@@ -17,7 +17,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Ifwnode -Iemgr
-LDLIBS  := -lpcap -lev -lconfig -lhiredis -lm
+LDLIBS  := -lpcap -lev -lconfig -lhiredis -lm -pthread
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 B := build

@@ -51,7 +51,9 @@ struct fwnode {
     ev_prepare flush;     /* before the loop blocks: queued egress leaves */
     double egress_warned; /* ev_now of the last egress error logged */
     ev_signal sig_int, sig_term, sig_usr1;
-    double stats_due; /* ev_now of the next stats write */
+    double stats_due;             /* ev_now of the next stats write */
+    struct stats_file *stats_out; /* the stats file's writer (NULL: none yet) */
+    int stats_err;                /* errno of its last write, as last logged */
 };
 
 static void usage(FILE *out)
@@ -84,13 +86,21 @@ static void update_capture_drops(struct fwnode *w)
     w->pl.stats.capture_drops = d;
 }
 
+/* Hands the counters to the stats file's writer; a write error is logged when it first appears
+ * (and when it changes), not every time. */
 static void write_stats(struct fwnode *w)
 {
     update_capture_drops(w); /* also for the counters published to Redis */
-    if (!w->set.stats_file || !w->set.stats_file[0])
+    if (!w->stats_out)
         return;
-    if (stats_write_file(&w->pl.stats, w->set.stats_file) != 0)
-        log_warn("cannot write %s", w->set.stats_file);
+    int e = stats_file_post(w->stats_out, &w->pl.stats);
+    if (e == w->stats_err)
+        return;
+    if (e)
+        log_warnx("cannot write %s: %s", w->set.stats_file, strerror(e));
+    else
+        log_info("%s written again", w->set.stats_file);
+    w->stats_err = e;
 }
 
 struct frame_ctx {
@@ -588,10 +598,24 @@ static int run_live(struct fwnode *w)
     log_info("%s: forwarding between %s and %s, %zu rules, table max %ld", w->set.node_id,
              w->set.side[0].iface, w->set.side[1].iface, classify_count(w->pl.cls),
              w->set.conn_max);
-    write_stats(w);
+    if (w->set.stats_file && w->set.stats_file[0]) {
+        /* the first write here, so that a wrong path is reported at once; then by the writer
+         * thread, started after the privileges are dropped (it would keep the capabilities) */
+        update_capture_drops(w);
+        if (stats_write_file(&w->pl.stats, w->set.stats_file) != 0) {
+            w->stats_err = errno;
+            log_warn("cannot write %s", w->set.stats_file);
+        }
+        if (!(w->stats_out = stats_file_new(w->set.stats_file, err, sizeof(err)))) {
+            log_errorx("%s", err);
+            return 1;
+        }
+    }
     ev_run(w->loop, 0);
     flush_egress(w);
     write_stats(w);
+    stats_file_free(w->stats_out); /* writes those last counters */
+    w->stats_out = NULL;
     return 0;
 }
 

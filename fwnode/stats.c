@@ -1,6 +1,11 @@
 /* stats.c: counters and log-linear latency histograms of the worker. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stats.h"
@@ -130,7 +135,9 @@ void stats_write(const struct fw_stats *s, FILE *out)
     fprintf(out, "hold_p99_us %.1f\n", hist_quantile(&s->hold, 0.99) / 1000.0);
 }
 
-int stats_write_file(const struct fw_stats *s, const char *path)
+/* Writes len bytes of text to path atomically (temporary file + rename). Returns 0 or -1 (errno).
+ */
+static int write_text(const char *path, const char *text, size_t len)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
@@ -140,12 +147,148 @@ int stats_write_file(const struct fw_stats *s, const char *path)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -1;
-    stats_write(s, f);
-    if (fclose(f) != 0) {
-        int e = errno;
+    errno = 0;
+    size_t n = fwrite(text, 1, len, f);
+    int e = n == len ? 0 : errno ? errno : EIO;
+    if (fclose(f) != 0 && !e)
+        e = errno;
+    if (e) {
         remove(tmp);
         errno = e;
         return -1;
     }
     return rename(tmp, path);
+}
+
+/* The counters as text, in a malloc'd buffer (*len bytes). NULL: out of memory. */
+static char *format_text(const struct fw_stats *s, size_t *len)
+{
+    char *text = NULL;
+    FILE *m = open_memstream(&text, len);
+    if (!m)
+        return NULL;
+    stats_write(s, m);
+    if (fclose(m) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+int stats_write_file(const struct fw_stats *s, const char *path)
+{
+    size_t len;
+    char *text = format_text(s, &len);
+    if (!text)
+        return -1;
+    int rc = write_text(path, text, len);
+    int e = errno;
+    free(text);
+    errno = e;
+    return rc;
+}
+
+/* ---- the stats file, written by a thread of its own ----
+ * A rename over an existing file can wait for the disk (ext4 starts the new file's writeback then,
+ * and waits for room in the device's queue): hundreds of milliseconds while the disk is busy,
+ * which in the event loop would hold every packet and the heartbeat. So the loop only formats the
+ * counters (microseconds) and hands the text over; this thread writes and renames it. */
+struct stats_file {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *path;
+    char *pending; /* the newest text not yet written (an older one is dropped), or NULL */
+    size_t pending_len;
+    int err; /* errno of the last write, 0 when it succeeded */
+    bool stop;
+};
+
+static void *writer_main(void *arg)
+{
+    struct stats_file *sf = arg;
+    pthread_mutex_lock(&sf->mu);
+    for (;;) {
+        while (!sf->pending && !sf->stop)
+            pthread_cond_wait(&sf->cv, &sf->mu);
+        if (!sf->pending)
+            break; /* stopping, nothing left to write */
+        char *text = sf->pending;
+        size_t len = sf->pending_len;
+        sf->pending = NULL;
+        pthread_mutex_unlock(&sf->mu);
+        int e = write_text(sf->path, text, len) == 0 ? 0 : errno;
+        free(text);
+        pthread_mutex_lock(&sf->mu);
+        sf->err = e;
+    }
+    pthread_mutex_unlock(&sf->mu);
+    return NULL;
+}
+
+struct stats_file *stats_file_new(const char *path, char *err, size_t errlen)
+{
+    struct stats_file *sf = calloc(1, sizeof(*sf));
+    if (!sf || !(sf->path = strdup(path))) {
+        snprintf(err, errlen, "out of memory");
+        free(sf);
+        return NULL;
+    }
+    pthread_mutex_init(&sf->mu, NULL);
+    pthread_cond_init(&sf->cv, NULL);
+    /* an ordinary thread whatever the worker's own policy (realtime_priority), which takes no
+     * signal: they are the event loop's */
+    pthread_attr_t attr;
+    struct sched_param sp = {.sched_priority = 0};
+    pthread_attr_init(&attr);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+    pthread_attr_setschedparam(&attr, &sp);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&sf->thread, &attr, writer_main, sf);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the stats file's writer: %s", strerror(rc));
+        pthread_cond_destroy(&sf->cv);
+        pthread_mutex_destroy(&sf->mu);
+        free(sf->path);
+        free(sf);
+        return NULL;
+    }
+    return sf;
+}
+
+int stats_file_post(struct stats_file *sf, const struct fw_stats *s)
+{
+    size_t len;
+    char *text = format_text(s, &len);
+    pthread_mutex_lock(&sf->mu);
+    if (text) {
+        free(sf->pending);
+        sf->pending = text;
+        sf->pending_len = len;
+        pthread_cond_signal(&sf->cv);
+    }
+    int e = text ? sf->err : ENOMEM;
+    pthread_mutex_unlock(&sf->mu);
+    return e;
+}
+
+void stats_file_free(struct stats_file *sf)
+{
+    if (!sf)
+        return;
+    pthread_mutex_lock(&sf->mu);
+    sf->stop = true;
+    pthread_cond_signal(&sf->cv);
+    pthread_mutex_unlock(&sf->mu);
+    pthread_join(sf->thread, NULL);
+    pthread_cond_destroy(&sf->cv);
+    pthread_mutex_destroy(&sf->mu);
+    free(sf->pending);
+    free(sf->path);
+    free(sf);
 }

@@ -92,4 +92,18 @@ void stats_write(const struct fw_stats *s, FILE *out);
 /* Writes the counters to path atomically (temporary file + rename). Returns 0 or -1 (errno). */
 int stats_write_file(const struct fw_stats *s, const char *path);
 
+/* The stats file written off the event loop: a thread writes the newest counters handed to it
+ * (temporary file + rename), so that a slow disk never holds a packet or a heartbeat. */
+struct stats_file;
+
+/* Starts the writer of path. NULL with a message in err when it cannot. */
+struct stats_file *stats_file_new(const char *path, char *err, size_t errlen);
+
+/* Hands the counters to the writer (formatted here, written there; a text not yet written is
+ * replaced). Returns the errno of the writer's last write, 0 when it succeeded (or none yet). */
+int stats_file_post(struct stats_file *sf, const struct fw_stats *s);
+
+/* Writes what was handed over last and stops the writer. NULL is ignored. */
+void stats_file_free(struct stats_file *sf);
+
 #endif

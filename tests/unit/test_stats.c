@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "stats.h"
 
@@ -65,12 +68,92 @@ static void test_write_names(void **state)
     free(buf);
 }
 
+/* The whole of a file (NUL-terminated, malloc'd), NULL when it cannot be read. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+/* The text stats_write gives for s. */
+static char *as_text(const struct fw_stats *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    stats_write(s, f);
+    fclose(f);
+    return buf;
+}
+
+/* The writer thread writes the newest counters handed to it; stopping it writes the last ones,
+ * and leaves no temporary file. */
+static void test_file_writer(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_stats.XXXXXX", path[256], tmp[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/node.stats", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    char err[256];
+    struct stats_file *sf = stats_file_new(path, err, sizeof(err));
+    assert_non_null(sf);
+    static struct fw_stats s;
+    memset(&s, 0, sizeof(s));
+    for (uint64_t i = 1; i <= 50; i++) {
+        s.pkts_in = i;
+        assert_int_equal(stats_file_post(sf, &s), 0);
+    }
+    stats_file_free(sf);
+    char *got = slurp(path), *want = as_text(&s);
+    assert_non_null(got);
+    assert_string_equal(got, want); /* the last handed over: pkts_in 50 */
+    assert_non_null(strstr(got, "pkts_in 50\n"));
+    assert_int_equal(access(tmp, F_OK), -1);
+    free(got);
+    free(want);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A write that fails is reported by a later hand-over (the errno), and the synchronous write
+ * fails the same way. */
+static void test_file_writer_error(void **state)
+{
+    (void)state;
+    const char *path = "/nonexistent-dir-of-test-stats/node.stats";
+    char err[256];
+    struct stats_file *sf = stats_file_new(path, err, sizeof(err));
+    assert_non_null(sf);
+    static struct fw_stats s;
+    memset(&s, 0, sizeof(s));
+    int e = stats_file_post(sf, &s);
+    for (int i = 0; i < 2000 && e == 0; i++) { /* until the thread has tried: 2 s at most */
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+        e = stats_file_post(sf, &s);
+    }
+    assert_int_equal(e, ENOENT);
+    stats_file_free(sf);
+    errno = 0;
+    assert_int_equal(stats_write_file(&s, path), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantiles_within_resolution),
         cmocka_unit_test(test_small_and_huge_values),
         cmocka_unit_test(test_write_names),
+        cmocka_unit_test(test_file_writer),
+        cmocka_unit_test(test_file_writer_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
