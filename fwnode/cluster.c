@@ -1,5 +1,6 @@
 /* cluster.c: registration, heartbeats, and following emgr's map and configuration. */
 #include <ev.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,11 @@
 #define EVENTS_CHANNEL KEYS_EVENTS
 #define POLL_S         1.0 /* reconciliation: notifications are fire-and-forget */
 #define MGET_CHUNK     64
+
+struct sched_times {
+    uint64_t cpu_ns;  /* ran */
+    uint64_t wait_ns; /* runnable, waiting for a CPU (UINT64_MAX: not known) */
+};
 
 struct cluster {
     struct ev_loop *loop;
@@ -30,8 +36,8 @@ struct cluster {
     bool healthy; /* the data interfaces are up: heartbeats are sent */
     ev_timer heartbeat;
     ev_timer poll;
-    uint64_t last_hb_ns;  /* when the heartbeat timer last ran (monotonic) */
-    uint64_t last_cpu_ns; /* the process's CPU time then */
+    uint64_t last_hb_ns;        /* when the heartbeat timer last ran (monotonic) */
+    struct sched_times last_st; /* the event loop thread's run and wait times then */
 };
 
 static void note(struct cluster *c, bool warn, const char *fmt, ...) FW_PRINTF(3, 4);
@@ -74,24 +80,70 @@ static uint64_t clock_ns(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The calling thread's CPU time and time spent runnable but waiting for a CPU, from the
+ * scheduler's statistics (/proc/thread-self/schedstat). Without them, wait_ns is UINT64_MAX and
+ * cpu_ns comes from the thread's CPU clock. */
+static struct sched_times sched_times_now(void)
+{
+    struct sched_times st = {0, UINT64_MAX};
+    char buf[128];
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    unsigned long long run, wait;
+    if (n > 0) {
+        buf[n] = '\0';
+        if (sscanf(buf, "%llu %llu", &run, &wait) == 2)
+            return (struct sched_times){run, wait};
+    }
+    st.cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    return st;
+}
+
+/* Logs a heartbeat that comes late, with where the time went: a busy event loop is the worker's
+ * doing; waiting for a CPU, being stopped or blocked in the kernel (a write to a slow disk) are
+ * the host's. */
+static void note_late(struct cluster *c, uint64_t gap_ms, struct sched_times st)
+{
+    uint64_t ran = (st.cpu_ns - c->last_st.cpu_ns) / 1000000;
+    if (st.wait_ns == UINT64_MAX || c->last_st.wait_ns == UINT64_MAX) {
+        note(c, true,
+             "heartbeat %llu ms after the one before (every %ld ms; emgr fails a worker after "
+             "%ld ms without one): the worker ran %llu ms meanwhile, %s",
+             (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses,
+             (unsigned long long)ran,
+             2 * ran >= gap_ms ? "its event loop was busy"
+                               : "it was not running (waiting for a CPU, stopped or blocked)");
+        return;
+    }
+    uint64_t waited = (st.wait_ns - c->last_st.wait_ns) / 1000000;
+    uint64_t other = gap_ms > ran + waited ? gap_ms - ran - waited : 0;
+    const char *why = ran >= waited && ran >= other ? "its event loop was busy"
+                      : waited >= other
+                          ? "it waited for a CPU"
+                          : "it was stopped, or blocked in a system call (a slow disk?)";
+    note(c, true,
+         "heartbeat %llu ms after the one before (every %ld ms; emgr fails a worker after %ld ms "
+         "without one): meanwhile the worker ran %llu ms, waited %llu ms for a CPU, and was "
+         "neither for %llu ms: %s",
+         (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses,
+         (unsigned long long)ran, (unsigned long long)waited, (unsigned long long)other, why);
+}
+
 static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)loop, (void)revents;
     struct cluster *c = t->data;
-    /* more than two periods since the last run: the worker was not scheduled or its loop was
-     * busy for that long (its CPU time tells which), which emgr takes for a failure once
-     * heartbeat_ms * misses pass */
-    uint64_t now = clock_ns(CLOCK_MONOTONIC), cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-    uint64_t gap_ms = (now - c->last_hb_ns) / 1000000, cpu_ms = (cpu - c->last_cpu_ns) / 1000000;
+    /* more than two periods since the last run: the worker's loop was busy, or the worker was
+     * not running, for that long, which emgr takes for a failure once heartbeat_ms * misses pass */
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
+    struct sched_times st = sched_times_now();
+    uint64_t gap_ms = (now - c->last_hb_ns) / 1000000;
     if (c->last_hb_ns && c->cmd && c->healthy && gap_ms > 2 * (uint64_t)c->heartbeat_ms)
-        note(c, true,
-             "heartbeat %llu ms after the one before (every %ld ms; emgr fails a worker after "
-             "%ld ms without one): the worker used %llu ms of CPU meanwhile, %s",
-             (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses,
-             (unsigned long long)cpu_ms,
-             2 * cpu_ms >= gap_ms ? "its event loop was busy" : "it waited for a CPU");
+        note_late(c, gap_ms, st);
     c->last_hb_ns = now;
-    c->last_cpu_ns = cpu;
+    c->last_st = st;
     send_heartbeat(c);
 }
 

@@ -128,6 +128,8 @@ fails=$(grep -c 'failed (no heartbeat)' "$STATE/emgr1.log")
 if ! check "emgr1 declared one worker failed, node1, and no other (no false detection under load: $fails)" \
     test "$fails" -eq 1 -a "$(grep 'failed (no heartbeat)' "$STATE/emgr1.log" | grep -c 'worker node1 ')" -eq 1; then
     grep -E 'failed|map epoch' "$STATE/emgr1.log" | sed 's/^/# /'
+    # where the workers' time went when their heartbeats came late
+    grep -H 'heartbeat [0-9]* ms after' "$STATE"/node[123].log | sed "s|^$STATE/|# |" | tail -n 20
 fi
 for n in node1 node2 node3; do node_stats_diag "$n"; done
 both_alive() { worker_alive node2 && worker_alive node3; }
