@@ -27,10 +27,11 @@
 #include "steering.h"
 #include "store.h"
 
-#define FWNODE_VERSION "0.1.0"
-#define TICK_S         0.1 /* the periodic timer */
-#define EXPIRE_ROUNDS  50  /* a full sweep of the table every EXPIRE_ROUNDS ticks */
-#define DISPATCH_MAX   256 /* frames per read event, so one side cannot starve the other */
+#define FWNODE_VERSION    "0.1.0"
+#define TICK_S            0.1 /* the periodic timer */
+#define EXPIRE_ROUNDS     50  /* a full sweep of the table every EXPIRE_ROUNDS ticks */
+#define DISPATCH_MAX      256 /* frames per read event, so one side cannot starve the other */
+#define STATS_EXIT_WAIT_S 2.0 /* at exit, for the stats file's last write */
 
 /* The worker: one context, no scattered globals. */
 struct fwnode {
@@ -614,7 +615,9 @@ static int run_live(struct fwnode *w)
     ev_run(w->loop, 0);
     flush_egress(w);
     write_stats(w);
-    stats_file_free(w->stats_out); /* writes those last counters */
+    if (stats_file_free(w->stats_out, STATS_EXIT_WAIT_S) != 0) /* writes those last counters */
+        log_warnx("%s: the last write did not finish in %.0f s: stopping without it",
+                  w->set.stats_file, STATS_EXIT_WAIT_S);
     w->stats_out = NULL;
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "stats.h"
 
@@ -277,18 +278,25 @@ int stats_file_post(struct stats_file *sf, const struct fw_stats *s)
     return e;
 }
 
-void stats_file_free(struct stats_file *sf)
+int stats_file_free(struct stats_file *sf, double wait_s)
 {
     if (!sf)
-        return;
+        return 0;
     pthread_mutex_lock(&sf->mu);
     sf->stop = true;
     pthread_cond_signal(&sf->cv);
     pthread_mutex_unlock(&sf->mu);
-    pthread_join(sf->thread, NULL);
+    struct timespec until; /* pthread_timedjoin_np's clock */
+    clock_gettime(CLOCK_REALTIME, &until);
+    long long ns = until.tv_nsec + (long long)(wait_s * 1e9);
+    until.tv_sec += (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    if (pthread_timedjoin_np(sf->thread, NULL, &until) != 0)
+        return -1; /* still in a write, which uses sf */
     pthread_cond_destroy(&sf->cv);
     pthread_mutex_destroy(&sf->mu);
     free(sf->pending);
     free(sf->path);
     free(sf);
+    return 0;
 }

@@ -103,7 +103,10 @@ struct stats_file *stats_file_new(const char *path, char *err, size_t errlen);
  * replaced). Returns the errno of the writer's last write, 0 when it succeeded (or none yet). */
 int stats_file_post(struct stats_file *sf, const struct fw_stats *s);
 
-/* Writes what was handed over last and stops the writer. NULL is ignored. */
-void stats_file_free(struct stats_file *sf);
+/* Writes what was handed over last and stops the writer, waiting wait_s seconds at most for it
+ * (a write may hang: an unreachable file system, a FIFO). Returns 0, or -1 when the writer was
+ * still writing: sf stays valid (call again to wait more), else the writer ends with the process.
+ * NULL is ignored. */
+int stats_file_free(struct stats_file *sf, double wait_s);
 
 #endif

@@ -97,5 +97,34 @@ check "worker counted forwarded packets (pkts_fwd $fwd0 -> $fwd1)" test "$fwd1" 
 # 3 TCP connects (>= 1 SYN each), 4 pings, 2 datagrams were denied
 check "worker counted the denied attempts (drop_rule $rule0 -> $rule1, >= 9)" \
     test "$((rule1 - rule0))" -ge 9
+
+# ---- a write of the stats file that hangs holds no packet ----
+# The temporary file the counters go to is made a FIFO nobody reads: the worker's writer thread
+# blocks in open() on it (seen in /proc: a thread of the worker in openat), the event loop must
+# not; reading the FIFO lets the write through.
+tmpf="$STATE/node1.stats.tmp"
+in_open() {
+    local t
+    for t in /proc/"$(worker_pid node1)"/task/*; do
+        [ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = 257 ] && return 0
+    done
+    return 1
+}
+hung=no
+for _ in 1 2 3; do # a write in progress may rename the FIFO away: try again
+    rm -f "$tmpf"
+    mkfifo "$tmpf"
+    kill -USR1 "$(worker_pid node1)"
+    if wait_until 2 in_open && [ -p "$tmpf" ]; then hung=yes && break; fi
+done
+check "a thread of the worker is blocked opening the stats file's FIFO" test "$hung" = yes
+check "... while traffic passes (curl)" test "$(inc curl -sS -m 3 http://10.10.2.10/1b 2>/dev/null)" = x
+check "... and ab -n 200 -c 10: 0 failed" ab_ok 200 10 http://10.10.2.10/1b
+got=$(timeout 5 cat "$tmpf" 2>/dev/null)
+check "reading the FIFO lets the write through: the counters come out (pkts_in)" \
+    grep -q '^pkts_in [0-9]' <<<"$got"
+stats_regular() { [ -f "$STATE/node1.stats" ] && ! [ -p "$STATE/node1.stats" ]; }
+check "the next write replaces the renamed FIFO with the counters (3 s)" wait_until 3 stats_regular
+rm -f "$tmpf"
 stats_diag
 worker_final_checks
