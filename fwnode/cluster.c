@@ -106,29 +106,27 @@ static struct sched_times sched_times_now(void)
  * the host's. */
 static void note_late(struct cluster *c, uint64_t gap_ms, struct sched_times st)
 {
+    bool known = st.wait_ns != UINT64_MAX && c->last_st.wait_ns != UINT64_MAX;
     uint64_t ran = (st.cpu_ns - c->last_st.cpu_ns) / 1000000;
-    if (st.wait_ns == UINT64_MAX || c->last_st.wait_ns == UINT64_MAX) {
-        note(c, true,
-             "heartbeat %llu ms after the one before (every %ld ms; emgr fails a worker after "
-             "%ld ms without one): the worker ran %llu ms meanwhile, %s",
-             (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses,
-             (unsigned long long)ran,
-             2 * ran >= gap_ms ? "its event loop was busy"
-                               : "it was not running (waiting for a CPU, stopped or blocked)");
-        return;
-    }
-    uint64_t waited = (st.wait_ns - c->last_st.wait_ns) / 1000000;
+    uint64_t waited = known ? (st.wait_ns - c->last_st.wait_ns) / 1000000 : 0;
     uint64_t other = gap_ms > ran + waited ? gap_ms - ran - waited : 0;
+    char detail[128];
+    if (known)
+        snprintf(detail, sizeof(detail), "waited %llu ms for a CPU, and was neither for %llu ms",
+                 (unsigned long long)waited, (unsigned long long)other);
+    else
+        snprintf(detail, sizeof(detail), "and did not run for %llu ms (no schedstat)",
+                 (unsigned long long)other);
     const char *why = ran >= waited && ran >= other ? "its event loop was busy"
+                      : !known ? "it was not running (waiting for a CPU, stopped or blocked)"
                       : waited >= other
                           ? "it waited for a CPU"
                           : "it was stopped, or blocked in a system call (a slow disk?)";
     note(c, true,
          "heartbeat %llu ms after the one before (every %ld ms; emgr fails a worker after %ld ms "
-         "without one): meanwhile the worker ran %llu ms, waited %llu ms for a CPU, and was "
-         "neither for %llu ms: %s",
+         "without one): meanwhile the worker ran %llu ms, %s: %s",
          (unsigned long long)gap_ms, c->heartbeat_ms, c->heartbeat_ms * c->misses,
-         (unsigned long long)ran, (unsigned long long)waited, (unsigned long long)other, why);
+         (unsigned long long)ran, detail, why);
 }
 
 static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)

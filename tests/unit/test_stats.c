@@ -84,6 +84,15 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* A new directory (dir, a mkdtemp template) with path = dir/node.stats and tmp its temporary
+ * file's name. */
+static void temp_paths(char *dir, char *path, size_t pathlen, char *tmp, size_t tmplen)
+{
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, pathlen, "%s/node.stats", dir);
+    snprintf(tmp, tmplen, "%s.tmp", path);
+}
+
 /* The text stats_write gives for s. */
 static char *as_text(const struct fw_stats *s)
 {
@@ -101,9 +110,7 @@ static void test_file_writer(void **state)
 {
     (void)state;
     char dir[] = "/tmp/test_stats.XXXXXX", path[256], tmp[300];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/node.stats", dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    temp_paths(dir, path, sizeof(path), tmp, sizeof(tmp));
     char err[256];
     struct stats_file *sf = stats_file_new(path, err, sizeof(err));
     assert_non_null(sf);
@@ -155,9 +162,7 @@ static void test_file_writer_hung(void **state)
 {
     (void)state;
     char dir[] = "/tmp/test_stats.XXXXXX", path[256], tmp[300];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/node.stats", dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    temp_paths(dir, path, sizeof(path), tmp, sizeof(tmp));
     assert_int_equal(mkfifo(tmp, 0600), 0);
     char err[256];
     struct stats_file *sf = stats_file_new(path, err, sizeof(err));
