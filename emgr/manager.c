@@ -33,6 +33,8 @@ struct manager {
     bool notify_refused;  /* CONFIG SET notify-keyspace-events was refused (said once) */
     uint64_t grace_until; /* ms: until then a worker alive before is not failed for a missing
                            * heartbeat (the lead was just taken, maybe on a new master) */
+    uint64_t read_sent;   /* monotonic ms: when the membership read in flight was sent */
+    bool confirming;      /* the read in flight confirms one that came late and found deaths */
     struct assign_member members[ASSIGN_MAX_MEMBERS];
     size_t nmembers;
     struct assign_map map, next;
@@ -52,6 +54,13 @@ static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -213,11 +222,19 @@ static void publish_map(struct manager *m, const char *why)
     run_notify(m, why);
 }
 
-/* Applies a membership read: who is alive, who drains, then the next map. */
+/* Applies a membership read answered rtt ms after it was sent: who is alive, who drains, then
+ * the next map. A read answered later than a heartbeat period may have been queued behind a stall
+ * of Redis (or of emgr): the heartbeats that kept coming meanwhile wait in Redis's input behind
+ * it, unapplied, while their keys expire. Such a read fails no worker; the next read, sent at
+ * once, finds those heartbeats applied, and decides. */
 static void apply_membership(struct manager *m, const struct redis_reply *ids,
-                             const struct redis_reply *vals, const struct redis_reply *drains)
+                             const struct redis_reply *vals, const struct redis_reply *drains,
+                             uint64_t rtt)
 {
     bool seen[ASSIGN_MAX_MEMBERS] = {false};
+    bool late = rtt > (uint64_t)m->o->heartbeat_ms && !m->confirming;
+    char suspects[256] = "";
+    m->confirming = false;
     size_t n = redis_reply_count(ids);
     for (size_t i = 0; i < n; i++) {
         const char *id = redis_reply_str(redis_reply_elem(ids, i), NULL);
@@ -237,6 +254,11 @@ static void apply_membership(struct manager *m, const struct redis_reply *ids,
                 draining = true;
         if (!alive && m->members[k].alive && now_ms() < m->grace_until)
             continue; /* its heartbeat may not be on this master yet: the next reads decide */
+        if (!alive && m->members[k].alive && late) {
+            size_t used = strlen(suspects);
+            snprintf(suspects + used, sizeof(suspects) - used, "%s%s", used ? ", " : "", id);
+            continue;
+        }
         if (alive != m->members[k].alive)
             log_info("worker %s %s", id, alive ? "joined" : "failed (no heartbeat)");
         m->members[k].alive = alive;
@@ -246,6 +268,13 @@ static void apply_membership(struct manager *m, const struct redis_reply *ids,
     for (size_t k = 0; k < m->nmembers; k++)
         if (m->members[k].id[0] && !seen[k])
             m->members[k].alive = false; /* removed from fw:nodes by hand */
+    if (suspects[0]) {
+        log_warnx("membership read answered after %llu ms (a heartbeat is every %ld ms: Redis or "
+                  "emgr stalled?): reading again before failing %s",
+                  (unsigned long long)rtt, m->o->heartbeat_ms, suspects);
+        m->confirming = true;
+        m->again = true;
+    }
 
     char why[512], err[256];
     int rc = assign_next(&m->map, m->members, m->nmembers, (uint32_t)m->o->actives, &m->next,
@@ -298,7 +327,7 @@ static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *a
     if (redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == 3 && m->leader &&
         m->map_loaded)
         apply_membership(m, redis_reply_elem(rr, 0), redis_reply_elem(rr, 1),
-                         redis_reply_elem(rr, 2));
+                         redis_reply_elem(rr, 2), mono_ms() - m->read_sent);
     else if (redis_reply_type(rr) == RR_ERROR)
         log_warnx("membership read: %s", redis_reply_str(rr, NULL));
     if (m->again) {
@@ -315,6 +344,7 @@ static void reconcile(struct manager *m)
         m->again = true;
         return;
     }
+    m->read_sent = mono_ms();
     m->reconciling = redis_ev_cmd(m->cmd, on_members, m, "EVAL %s 2 %s %s %s", members_script,
                                   KEYS_NODES, KEYS_DRAIN, KEYS_NODE_PREFIX) == 0;
 }

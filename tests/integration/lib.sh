@@ -392,6 +392,10 @@ actives() { map_buckets | tr ';' '\n' | awk -F= '$2 != "" {print $1}' | sort | t
 conn_owner() { rcli GET "$(conn_key "$1")" | sed -n 's/.* owner=\([^ ]*\).*/\1/p'; }
 # log_time LINE: the epoch time (s.ns) of a log line "2026-11-26T05:27:50.686Z ..."
 log_time() { date -d "$(awk '{print $1}' <<<"$1")" +%s.%N 2>/dev/null; }
+# log_after FILE T0: the lines of FILE logged at or after epoch T0 (their ISO times sort as text)
+log_after() {
+    awk -v t="$(date -u -d "@$2" +%Y-%m-%dT%H:%M:%S.%3NZ)" '$1 >= t' "$1" 2>/dev/null
+}
 # log_first_after FILE T0 REGEX: the first line of FILE matching REGEX logged at or after epoch T0
 log_first_after() {
     local line t

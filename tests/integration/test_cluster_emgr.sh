@@ -139,5 +139,32 @@ if check "node2, stopped for 80 ms (SIGSTOP), logs that its heartbeat came late"
         grep -q 'it was stopped, or blocked in a system call' <<<"$line"
 fi
 
+# ---- a stall of the Redis master fails no worker ----
+# The master stopped 4 times for 600 ms: longer than the heartbeat keys' TTL, shorter than the
+# Sentinels' down-after (1 s) and the managers' lease (1 s). The heartbeats sent meanwhile wait
+# in the master's input while their keys expire, and the leader's periodic membership read waits
+# with them; when the master runs again, that read may be answered before the heartbeats are
+# applied. emgr must not fail a worker on such a read (it comes back late: it reads again).
+mpid=$(rcli INFO server | tr -d '\r' | sed -n 's/^process_id://p')
+T_STALL=$(now_s)
+e0=$(map_epoch)
+if check "the master's pid ($mpid)" test -n "$mpid"; then
+    for _ in 1 2 3 4; do
+        kill -STOP "$mpid"
+        sleep 0.6
+        kill -CONT "$mpid"
+        sleep 1
+    done
+fi
+stall_fails=$(log_after "$STATE/emgr1.log" "$T_STALL" | grep -c 'failed (no heartbeat)')
+late_reads=$(log_after "$STATE/emgr1.log" "$T_STALL" | grep -c 'reading again before failing')
+diag "membership reads that came back late and found heartbeats missing: $late_reads"
+if ! check "4 stalls of the master (600 ms each) fail no worker ($stall_fails failures)" \
+    test "$stall_fails" -eq 0; then
+    log_after "$STATE/emgr1.log" "$T_STALL" | grep -E 'failed|map epoch|membership' | sed 's/^/# /'
+fi
+check "... and leave the map as it was (epoch $e0 -> $(map_epoch))" test "$(map_epoch)" = "$e0"
+check "traffic passes afterwards" test "$(inc curl -sS -m 5 http://10.10.2.10/1b 2>/dev/null)" = x
+
 for n in node1 node2 node3; do node_stats_diag "$n"; done
 check "no sanitizer report in the workers' and managers' logs" cluster_logs_clean
