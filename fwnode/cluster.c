@@ -15,10 +15,26 @@
 #define EVENTS_CHANNEL KEYS_EVENTS
 #define POLL_S         1.0 /* reconciliation: notifications are fire-and-forget */
 #define MGET_CHUNK     64
+#define LOAD_WINDOW    32 /* bulk-load commands in flight on the heartbeat's connection, */
+#define LOAD_INDEXES   2  /* ... of them index reads (a bucket's index may be large) */
 
 struct sched_times {
     uint64_t cpu_ns;  /* ran */
     uint64_t wait_ns; /* runnable, waiting for a CPU (UINT64_MAX: not known) */
+};
+
+struct chunk;
+
+/* The bulk load of the buckets taken over (below). */
+struct loader {
+    uint8_t *want;             /* buckets whose index is still to be read */
+    uint32_t nbuckets, next;   /* want's size; the first bucket that may be set */
+    struct chunk *head, *tail; /* MGETs to send, in order */
+    int inflight, indexes;     /* load commands sent, not answered; of them SMEMBERS */
+    cluster_entry_fn fn;
+    void *arg;
+    uint64_t started_ns, entries; /* this load's start (0: none running), entries handed over */
+    unsigned gen;                 /* bumped when what is queued is dropped (a new bucket count) */
 };
 
 struct cluster {
@@ -38,7 +54,11 @@ struct cluster {
     ev_timer poll;
     uint64_t last_hb_ns;        /* when the heartbeat timer last ran (monotonic) */
     struct sched_times last_st; /* the event loop thread's run and wait times then */
+    struct loader load;
 };
+
+static void load_pump(struct cluster *c);
+static void load_reset(struct loader *l);
 
 static void note(struct cluster *c, bool warn, const char *fmt, ...) FW_PRINTF(3, 4);
 
@@ -247,6 +267,7 @@ void cluster_on_cmd_state(struct redis_ev *r, bool up, const char *why, void *ar
         note(c, false, "cluster: registered as %s at %s", c->node, why);
         send_heartbeat(c);
         fetch(c);
+        load_pump(c); /* what was left of a load when the connection went */
     } else {
         note(c, true, "cluster: %s", why);
     }
@@ -303,7 +324,8 @@ void cluster_free(struct cluster *c)
     ev_timer_stop(c->loop, &c->heartbeat);
     ev_timer_stop(c->loop, &c->poll);
     redis_ev_free(c->sub);
-    redis_ev_free(c->cmd);
+    redis_ev_free(c->cmd); /* the load's callbacks run (RR_NONE) and send nothing more */
+    load_reset(&c->load);
     free(c);
 }
 
@@ -340,90 +362,199 @@ void cluster_drain(struct cluster *c)
     send_heartbeat(c);
 }
 
-/* ---- bulk loading ---- */
+/* ---- bulk loading ----
+ * The buckets taken over are read in order, LOAD_WINDOW commands (MGETs of up to MGET_CHUNK keys
+ * of an index read, and at most LOAD_INDEXES SMEMBERS of a bucket's index) in flight at a time.
+ * The heartbeat shares the connection:
+ * Redis answers a connection's commands in order, so with every index and MGET sent at once a
+ * heartbeat waited behind the whole load (200,000 entries: long enough for its key to expire,
+ * emgr to fail the worker that had just taken over, hand its buckets to another, which then failed
+ * the same way). With the window it waits behind a few. */
 
-struct load {
-    struct cluster *c;
-    cluster_entry_fn fn;
-    void *arg;
+struct chunk { /* an MGET to send: keys of one bucket */
+    struct chunk *next;
     uint32_t bucket;
     size_t n;
-    char **keys; /* MGET: the keys asked for, in order */
+    char *keys[MGET_CHUNK];
 };
 
-static void load_free(struct load *l)
+struct load_cmd { /* a load command in flight */
+    struct cluster *c;
+    uint32_t bucket;
+    unsigned gen;        /* the loader's then */
+    struct chunk *chunk; /* the MGET's keys; NULL for SMEMBERS */
+};
+
+static void chunk_free(struct chunk *k)
 {
-    for (size_t i = 0; l->keys && i < l->n; i++)
-        free(l->keys[i]);
-    free(l->keys);
-    free(l);
+    for (size_t i = 0; k && i < k->n; i++)
+        free(k->keys[i]);
+    free(k);
 }
 
 static void on_mget(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
-    struct load *l = arg;
-    if (redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == l->n) {
+    struct load_cmd *lc = arg;
+    struct cluster *c = lc->c;
+    struct chunk *k = lc->chunk;
+    if (redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == k->n) {
         char idx[KEYS_MAX];
-        keys_bucket(idx, sizeof(idx), l->bucket);
-        for (size_t i = 0; i < l->n; i++) {
+        keys_bucket(idx, sizeof(idx), k->bucket);
+        for (size_t i = 0; i < k->n; i++) {
             const struct redis_reply *e = redis_reply_elem(rr, i);
             if (redis_reply_type(e) == RR_STRING) {
                 size_t vlen;
                 const char *v = redis_reply_str(e, &vlen);
-                l->fn(l->arg, l->keys[i], strlen(l->keys[i]), v, vlen);
+                c->load.fn(c->load.arg, k->keys[i], strlen(k->keys[i]), v, vlen);
+                c->load.entries++;
             } else {
-                redis_ev_cmd(r, on_ignore, NULL, "SREM %s %s", idx, l->keys[i]); /* expired */
+                redis_ev_cmd(r, on_ignore, NULL, "SREM %s %s", idx, k->keys[i]); /* expired */
             }
         }
     }
-    load_free(l);
+    struct loader *l = &c->load;
+    if (redis_reply_type(rr) == RR_NONE && lc->gen == l->gen) {
+        k->next = l->head; /* the connection went: asked again when it is back */
+        l->head = k;
+        if (!l->tail)
+            l->tail = k;
+    } else {
+        chunk_free(k);
+    }
+    l->inflight--;
+    if (redis_reply_type(rr) != RR_NONE)
+        load_pump(c);
+    free(lc);
 }
 
 static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
-    struct load *l = arg;
-    size_t n = redis_reply_count(rr);
+    (void)r;
+    struct load_cmd *lc = arg;
+    struct cluster *c = lc->c;
+    size_t n = redis_reply_type(rr) == RR_ARRAY ? redis_reply_count(rr) : 0;
     for (size_t i = 0; i < n; i += MGET_CHUNK) {
-        size_t m = n - i < MGET_CHUNK ? n - i : MGET_CHUNK;
-        struct load *ml = calloc(1, sizeof(*ml));
-        const char **argv = calloc(m + 1, sizeof(*argv));
-        if (!ml || !argv || !(ml->keys = calloc(m, sizeof(*ml->keys)))) {
-            free(argv);
-            if (ml)
-                load_free(ml);
+        struct chunk *k = calloc(1, sizeof(*k));
+        if (!k)
+            break;
+        k->bucket = lc->bucket;
+        for (size_t j = i; j < n && k->n < MGET_CHUNK; j++)
+            if (!(k->keys[k->n] = strdup(redis_reply_str(redis_reply_elem(rr, j), NULL))))
+                break;
+            else
+                k->n++;
+        if (k->n == 0) {
+            free(k);
             break;
         }
-        *ml = (struct load){l->c, l->fn, l->arg, l->bucket, 0, ml->keys};
-        argv[0] = "MGET";
-        for (size_t j = 0; j < m; j++) {
-            const char *k = redis_reply_str(redis_reply_elem(rr, i + j), NULL);
-            if (!(ml->keys[ml->n] = strdup(k)))
-                break;
-            argv[1 + ml->n] = ml->keys[ml->n];
-            ml->n++;
-        }
-        if (ml->n == 0 || redis_ev_cmdv(r, on_mget, ml, (int)ml->n + 1, argv, NULL) != 0)
-            load_free(ml);
-        free(argv);
+        if (c->load.tail)
+            c->load.tail->next = k;
+        else
+            c->load.head = k;
+        c->load.tail = k;
     }
-    free(l);
+    struct loader *l = &c->load;
+    if (redis_reply_type(rr) == RR_NONE && lc->gen == l->gen) {
+        l->want[lc->bucket] = 1; /* the connection went: read again when it is back */
+        if (lc->bucket < l->next)
+            l->next = lc->bucket;
+    }
+    l->inflight--;
+    l->indexes--;
+    if (redis_reply_type(rr) != RR_NONE)
+        load_pump(c);
+    free(lc);
+}
+
+/* Sends load commands until LOAD_WINDOW are in flight: the MGETs of indexes read first (so that
+ * keys do not pile up), then the next index. Stops quietly when the connection is down: what is
+ * left is read when it is up again. */
+static void load_pump(struct cluster *c)
+{
+    struct loader *l = &c->load;
+    while (l->inflight < LOAD_WINDOW && c->cmd && redis_ev_up(c->cmd)) {
+        struct load_cmd *lc = calloc(1, sizeof(*lc));
+        if (!lc)
+            return;
+        lc->c = c;
+        lc->gen = l->gen;
+        struct chunk *k = l->head;
+        if (k) {
+            const char *argv[1 + MGET_CHUNK];
+            argv[0] = "MGET";
+            for (size_t i = 0; i < k->n; i++)
+                argv[1 + i] = k->keys[i];
+            if (redis_ev_cmdv(c->cmd, on_mget, lc, (int)k->n + 1, argv, NULL) != 0) {
+                free(lc);
+                return;
+            }
+            l->head = k->next;
+            if (!l->head)
+                l->tail = NULL;
+            lc->chunk = k;
+        } else {
+            while (l->next < l->nbuckets && !l->want[l->next])
+                l->next++;
+            if (l->next >= l->nbuckets || l->indexes >= LOAD_INDEXES) {
+                free(lc);
+                break;
+            }
+            char idx[KEYS_MAX];
+            keys_bucket(idx, sizeof(idx), l->next);
+            lc->bucket = l->next;
+            if (redis_ev_cmd(c->cmd, on_members, lc, "SMEMBERS %s", idx) != 0) {
+                free(lc);
+                return;
+            }
+            l->want[l->next++] = 0;
+            l->indexes++;
+        }
+        l->inflight++;
+    }
+    if (l->inflight == 0 && l->started_ns && !l->head && l->next >= l->nbuckets) {
+        note(c, false, "loaded %llu stored entries of the buckets taken over in %llu ms",
+             (unsigned long long)l->entries,
+             (unsigned long long)((clock_ns(CLOCK_MONOTONIC) - l->started_ns) / 1000000));
+        l->started_ns = 0;
+    }
+}
+
+static void load_reset(struct loader *l)
+{
+    while (l->head) {
+        struct chunk *k = l->head;
+        l->head = k->next;
+        chunk_free(k);
+    }
+    l->tail = NULL;
+    free(l->want);
+    l->want = NULL;
+    l->nbuckets = l->next = 0;
+    l->gen++;
 }
 
 void cluster_load_buckets(struct cluster *c, const uint8_t *want, uint32_t nbuckets,
                           cluster_entry_fn fn, void *arg)
 {
-    char idx[KEYS_MAX];
+    struct loader *l = &c->load;
+    if (nbuckets != l->nbuckets) { /* a new bucket count: what is queued is of the old one */
+        load_reset(l);
+        if (!(l->want = calloc(nbuckets, 1)))
+            return;
+        l->nbuckets = nbuckets;
+    }
     for (uint32_t b = 0; b < nbuckets; b++) {
-        if (!want[b])
-            continue;
-        struct load *l = calloc(1, sizeof(*l));
-        if (!l)
-            return;
-        *l = (struct load){c, fn, arg, b, 0, NULL};
-        keys_bucket(idx, sizeof(idx), b);
-        if (redis_ev_cmd(c->cmd, on_members, l, "SMEMBERS %s", idx) != 0) {
-            free(l);
-            return;
+        if (want[b]) {
+            l->want[b] = 1;
+            if (b < l->next)
+                l->next = b;
         }
     }
+    l->fn = fn;
+    l->arg = arg;
+    if (!l->started_ns) {
+        l->started_ns = clock_ns(CLOCK_MONOTONIC);
+        l->entries = 0;
+    }
+    load_pump(c);
 }
