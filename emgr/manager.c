@@ -34,13 +34,13 @@ struct manager {
     uint64_t grace_until; /* ms: until then a worker alive before is not failed for a missing
                            * heartbeat (the lead was just taken, maybe on a new master) */
     uint64_t read_sent;   /* monotonic ms: when the membership read in flight was sent */
-    bool confirming;      /* the read in flight confirms one that came late and found deaths */
     struct assign_member members[ASSIGN_MAX_MEMBERS];
     size_t nmembers;
     struct assign_map map, next;
     enum assign_role roles[ASSIGN_MAX_MEMBERS];
     char text[ASSIGN_TEXT_MAX];
-    uint64_t acked[ASSIGN_MAX_MEMBERS]; /* each member's acknowledged epoch */
+    uint64_t acked[ASSIGN_MAX_MEMBERS];  /* each member's acknowledged epoch */
+    uint8_t missing[ASSIGN_MAX_MEMBERS]; /* reads in a row that found its heartbeat missing */
     ev_timer lease_timer;
     ev_timer reconcile_timer;
     ev_timer soon;  /* a reconciliation right after a keyspace event */
@@ -56,6 +56,9 @@ static uint64_t now_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+#define MISSING_LATE                                                                               \
+    4 /* reads in a row that find a heartbeat missing fail its worker, late or not */
 
 static uint64_t mono_ms(void)
 {
@@ -205,6 +208,7 @@ static int member_slot(struct manager *m, const char *id)
     memset(&m->members[i], 0, sizeof(m->members[i]));
     snprintf(m->members[i].id, sizeof(m->members[i].id), "%s", id);
     m->acked[i] = 0;
+    m->missing[i] = 0;
     return i;
 }
 
@@ -223,18 +227,20 @@ static void publish_map(struct manager *m, const char *why)
 }
 
 /* Applies a membership read answered rtt ms after it was sent: who is alive, who drains, then
- * the next map. A read answered later than a heartbeat period may have been queued behind a stall
- * of Redis (or of emgr): the heartbeats that kept coming meanwhile wait in Redis's input behind
- * it, unapplied, while their keys expire. Such a read fails no worker; the next read, sent at
- * once, finds those heartbeats applied, and decides. */
+ * the next map.
+ * A heartbeat key also expires when Redis stalls (a fork, a long script, a paused VM): the
+ * heartbeats sent meanwhile wait in its input, unapplied, and a read (one queued with them, or
+ * one sent on the expiry's event) may be answered before them. So a worker is failed by the
+ * second read in a row that finds its heartbeat missing, sent when the first was answered (an
+ * extra round trip, a millisecond); and only by a read answered within a heartbeat period, since
+ * a later one may have waited behind those heartbeats itself: up to MISSING_LATE reads. */
 static void apply_membership(struct manager *m, const struct redis_reply *ids,
                              const struct redis_reply *vals, const struct redis_reply *drains,
                              uint64_t rtt)
 {
     bool seen[ASSIGN_MAX_MEMBERS] = {false};
-    bool late = rtt > (uint64_t)m->o->heartbeat_ms && !m->confirming;
+    bool late = rtt > (uint64_t)m->o->heartbeat_ms;
     char suspects[256] = "";
-    m->confirming = false;
     size_t n = redis_reply_count(ids);
     for (size_t i = 0; i < n; i++) {
         const char *id = redis_reply_str(redis_reply_elem(ids, i), NULL);
@@ -254,9 +260,14 @@ static void apply_membership(struct manager *m, const struct redis_reply *ids,
                 draining = true;
         if (!alive && m->members[k].alive && now_ms() < m->grace_until)
             continue; /* its heartbeat may not be on this master yet: the next reads decide */
-        if (!alive && m->members[k].alive && late) {
-            size_t used = strlen(suspects);
-            snprintf(suspects + used, sizeof(suspects) - used, "%s%s", used ? ", " : "", id);
+        m->missing[k] = alive ? 0 : m->missing[k] < 255 ? m->missing[k] + 1 : 255;
+        if (!alive && m->members[k].alive &&
+            (m->missing[k] < 2 || (late && m->missing[k] < MISSING_LATE))) {
+            m->again = true; /* read again at once: that read decides */
+            if (late) {
+                size_t used = strlen(suspects);
+                snprintf(suspects + used, sizeof(suspects) - used, "%s%s", used ? ", " : "", id);
+            }
             continue;
         }
         if (alive != m->members[k].alive)
@@ -272,8 +283,6 @@ static void apply_membership(struct manager *m, const struct redis_reply *ids,
         log_warnx("membership read answered after %llu ms (a heartbeat is every %ld ms: Redis or "
                   "emgr stalled?): reading again before failing %s",
                   (unsigned long long)rtt, m->o->heartbeat_ms, suspects);
-        m->confirming = true;
-        m->again = true;
     }
 
     char why[512], err[256];
