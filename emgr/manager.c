@@ -260,7 +260,7 @@ static void apply_membership(struct manager *m, const struct redis_reply *ids,
                 draining = true;
         if (!alive && m->members[k].alive && now_ms() < m->grace_until)
             continue; /* its heartbeat may not be on this master yet: the next reads decide */
-        m->missing[k] = alive ? 0 : m->missing[k] < 255 ? m->missing[k] + 1 : 255;
+        m->missing[k] = alive ? 0 : m->missing[k] < MISSING_LATE ? m->missing[k] + 1 : MISSING_LATE;
         if (!alive && m->members[k].alive &&
             (m->missing[k] < 2 || (late && m->missing[k] < MISSING_LATE))) {
             m->again = true; /* read again at once: that read decides */
@@ -418,6 +418,7 @@ static void become_leader(struct manager *m)
     m->grace_until = now_ms() + (uint64_t)(grace > 1000 ? grace : 1000);
     m->leader = true;
     m->map_loaded = false;
+    memset(m->missing, 0, sizeof(m->missing)); /* counts of an earlier term are stale */
     log_info("%s leads the cluster", m->o->id);
     redis_ev_cmd(m->cmd, on_map_loaded, m, "HGETALL %s", KEYS_MAP);
 }

@@ -34,6 +34,7 @@ struct loader {
     cluster_entry_fn fn;
     void *arg;
     uint64_t started_ns, entries; /* this load's start (0: none running), entries handed over */
+    unsigned failed;              /* reads answered with an error */
     unsigned gen;                 /* bumped when what is queued is dropped (a new bucket count) */
 };
 
@@ -114,7 +115,7 @@ static struct sched_times sched_times_now(void)
     unsigned long long run, wait;
     if (n > 0) {
         buf[n] = '\0';
-        if (sscanf(buf, "%llu %llu", &run, &wait) == 2)
+        if (sscanf(buf, "%llu %llu", &run, &wait) == 2 && run > 0) /* 0: not kept here */
             return (struct sched_times){run, wait};
     }
     st.cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -127,7 +128,7 @@ static struct sched_times sched_times_now(void)
 static void note_late(struct cluster *c, uint64_t gap_ms, struct sched_times st)
 {
     bool known = st.wait_ns != UINT64_MAX && c->last_st.wait_ns != UINT64_MAX;
-    uint64_t ran = (st.cpu_ns - c->last_st.cpu_ns) / 1000000;
+    uint64_t ran = st.cpu_ns > c->last_st.cpu_ns ? (st.cpu_ns - c->last_st.cpu_ns) / 1000000 : 0;
     uint64_t waited = known ? (st.wait_ns - c->last_st.wait_ns) / 1000000 : 0;
     uint64_t other = gap_ms > ran + waited ? gap_ms - ran - waited : 0;
     char detail[128];
@@ -392,39 +393,56 @@ static void chunk_free(struct chunk *k)
     free(k);
 }
 
+/* The end of a load command: counted out, and the next ones sent unless the connection went
+ * (then what is left is sent when it is back). */
+static void load_done(struct cluster *c, struct load_cmd *lc, const struct redis_reply *rr)
+{
+    c->load.inflight--;
+    if (!lc->chunk)
+        c->load.indexes--;
+    if (redis_reply_type(rr) != RR_NONE)
+        load_pump(c);
+    free(lc);
+}
+
 static void on_mget(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
     struct load_cmd *lc = arg;
     struct cluster *c = lc->c;
+    struct loader *l = &c->load;
     struct chunk *k = lc->chunk;
-    if (redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == k->n) {
+    bool current = lc->gen == l->gen;
+    if (current && redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == k->n) {
+        const char *gone[2 + MGET_CHUNK]; /* SREM of the index members whose entry expired */
         char idx[KEYS_MAX];
+        int ngone = 2;
         keys_bucket(idx, sizeof(idx), k->bucket);
+        gone[0] = "SREM";
+        gone[1] = idx;
         for (size_t i = 0; i < k->n; i++) {
             const struct redis_reply *e = redis_reply_elem(rr, i);
             if (redis_reply_type(e) == RR_STRING) {
                 size_t vlen;
                 const char *v = redis_reply_str(e, &vlen);
-                c->load.fn(c->load.arg, k->keys[i], strlen(k->keys[i]), v, vlen);
-                c->load.entries++;
+                l->fn(l->arg, k->keys[i], strlen(k->keys[i]), v, vlen);
+                l->entries++;
             } else {
-                redis_ev_cmd(r, on_ignore, NULL, "SREM %s %s", idx, k->keys[i]); /* expired */
+                gone[ngone++] = k->keys[i];
             }
         }
-    }
-    struct loader *l = &c->load;
-    if (redis_reply_type(rr) == RR_NONE && lc->gen == l->gen) {
+        if (ngone > 2)
+            redis_ev_cmdv(r, on_ignore, NULL, ngone, gone, NULL);
+        chunk_free(k);
+    } else if (current && redis_reply_type(rr) == RR_NONE) {
         k->next = l->head; /* the connection went: asked again when it is back */
         l->head = k;
         if (!l->tail)
             l->tail = k;
     } else {
+        l->failed += current; /* an error reply: those flows are looked up when they come */
         chunk_free(k);
     }
-    l->inflight--;
-    if (redis_reply_type(rr) != RR_NONE)
-        load_pump(c);
-    free(lc);
+    load_done(c, lc, rr);
 }
 
 static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *arg)
@@ -432,7 +450,9 @@ static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *a
     (void)r;
     struct load_cmd *lc = arg;
     struct cluster *c = lc->c;
-    size_t n = redis_reply_type(rr) == RR_ARRAY ? redis_reply_count(rr) : 0;
+    struct loader *l = &c->load;
+    bool current = lc->gen == l->gen;
+    size_t n = current && redis_reply_type(rr) == RR_ARRAY ? redis_reply_count(rr) : 0;
     for (size_t i = 0; i < n; i += MGET_CHUNK) {
         struct chunk *k = calloc(1, sizeof(*k));
         if (!k)
@@ -447,23 +467,20 @@ static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *a
             free(k);
             break;
         }
-        if (c->load.tail)
-            c->load.tail->next = k;
+        if (l->tail)
+            l->tail->next = k;
         else
-            c->load.head = k;
-        c->load.tail = k;
+            l->head = k;
+        l->tail = k;
     }
-    struct loader *l = &c->load;
-    if (redis_reply_type(rr) == RR_NONE && lc->gen == l->gen) {
+    if (current && redis_reply_type(rr) == RR_NONE) {
         l->want[lc->bucket] = 1; /* the connection went: read again when it is back */
         if (lc->bucket < l->next)
             l->next = lc->bucket;
+    } else if (current && redis_reply_type(rr) != RR_ARRAY) {
+        l->failed++;
     }
-    l->inflight--;
-    l->indexes--;
-    if (redis_reply_type(rr) != RR_NONE)
-        load_pump(c);
-    free(lc);
+    load_done(c, lc, rr);
 }
 
 /* Sends load commands until LOAD_WINDOW are in flight: the MGETs of indexes read first (so that
@@ -512,9 +529,15 @@ static void load_pump(struct cluster *c)
         l->inflight++;
     }
     if (l->inflight == 0 && l->started_ns && !l->head && l->next >= l->nbuckets) {
-        note(c, false, "loaded %llu stored entries of the buckets taken over in %llu ms",
+        char failed[128] = "";
+        if (l->failed)
+            snprintf(failed, sizeof(failed),
+                     " (%u reads answered with an error: those flows are looked up when they "
+                     "come)",
+                     l->failed);
+        note(c, l->failed > 0, "loaded %llu stored entries of the buckets taken over in %llu ms%s",
              (unsigned long long)l->entries,
-             (unsigned long long)((clock_ns(CLOCK_MONOTONIC) - l->started_ns) / 1000000));
+             (unsigned long long)((clock_ns(CLOCK_MONOTONIC) - l->started_ns) / 1000000), failed);
         l->started_ns = 0;
     }
 }
@@ -555,6 +578,7 @@ void cluster_load_buckets(struct cluster *c, const uint8_t *want, uint32_t nbuck
     if (!l->started_ns) {
         l->started_ns = clock_ns(CLOCK_MONOTONIC);
         l->entries = 0;
+        l->failed = 0;
     }
     load_pump(c);
 }

@@ -599,19 +599,14 @@ static int run_live(struct fwnode *w)
     log_info("%s: forwarding between %s and %s, %zu rules, table max %ld", w->set.node_id,
              w->set.side[0].iface, w->set.side[1].iface, classify_count(w->pl.cls),
              w->set.conn_max);
-    if (w->set.stats_file && w->set.stats_file[0]) {
-        /* the first write here, so that a wrong path is reported at once; then by the writer
-         * thread, started after the privileges are dropped (it would keep the capabilities) */
-        update_capture_drops(w);
-        if (stats_write_file(&w->pl.stats, w->set.stats_file) != 0) {
-            w->stats_err = errno;
-            log_warn("cannot write %s", w->set.stats_file);
-        }
-        if (!(w->stats_out = stats_file_new(w->set.stats_file, err, sizeof(err)))) {
-            log_errorx("%s", err);
-            return 1;
-        }
+    /* the stats file's writer, started after the privileges are dropped (it would keep the
+     * capabilities); a wrong path is reported by the next write_stats, within a tick */
+    if (w->set.stats_file && w->set.stats_file[0] &&
+        !(w->stats_out = stats_file_new(w->set.stats_file, err, sizeof(err)))) {
+        log_errorx("%s", err);
+        return 1;
     }
+    write_stats(w);
     ev_run(w->loop, 0);
     flush_egress(w);
     write_stats(w);

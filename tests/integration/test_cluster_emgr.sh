@@ -10,6 +10,8 @@
 #     same (its membership scan), and the dead worker's buckets move to the backup; traffic in those
 #     buckets flows again.
 #   a late heartbeat: a worker stopped (SIGSTOP) for 80 ms logs that its heartbeat came late.
+#   stalls of the Redis master: stopped 6 times for 500 ms (heartbeat keys expire meanwhile),
+#     it fails no worker and the map stays as it was.
 #   least privilege: the managers log in as the ACL user emgr (redis/users.acl.in), not admin;
 #     test_acl.sh checks what that user may and may not do.
 set -u
@@ -147,16 +149,20 @@ fi
 # with them; when the master runs again, that read may be answered before the heartbeats are
 # applied. emgr must not fail a worker on such a read (it comes back late: it reads again).
 mpid=$(rcli INFO server | tr -d '\r' | sed -n 's/^process_id://p')
+expired() { rcli INFO stats | sed -n 's/^expired_keys://p'; }
 T_STALL=$(now_s)
-e0=$(map_epoch)
+e0=$(map_epoch) x0=$(expired) stopped=0
 if check "the master's pid ($mpid)" test -n "$mpid"; then
     for _ in 1 2 3 4 5 6; do
-        kill -STOP "$mpid"
+        kill -STOP "$mpid" && stopped=$((stopped + 1))
         sleep 0.5
         kill -CONT "$mpid"
         sleep 1
     done
 fi
+x1=$(expired)
+check "the master was stopped 6 times ($stopped)" test "$stopped" -eq 6
+check "... and heartbeat keys expired meanwhile (expired_keys $x0 -> $x1)" test "${x1:-0}" -gt "${x0:-0}"
 stall_log() { local e; for e in emgr1 emgr2; do log_after "$STATE/$e.log" "$T_STALL"; done; }
 stall_fails=$(stall_log | grep -c 'failed (no heartbeat)')
 late_reads=$(stall_log | grep -c 'reading again before failing')

@@ -103,10 +103,11 @@ check "worker counted the denied attempts (drop_rule $rule0 -> $rule1, >= 9)" \
 # blocks in open() on it (seen in /proc: a thread of the worker in openat), the event loop must
 # not; reading the FIFO lets the write through.
 tmpf="$STATE/node1.stats.tmp"
+case $(uname -m) in aarch64) SYS_OPENAT=56 ;; *) SYS_OPENAT=257 ;; esac
 in_open() {
     local t
     for t in /proc/"$(worker_pid node1)"/task/*; do
-        [ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = 257 ] && return 0
+        [ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = "$SYS_OPENAT" ] && return 0
     done
     return 1
 }
