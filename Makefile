@@ -9,6 +9,7 @@
 #   make bench-plot       PNG figures from a results directory (RESULTS=dir, default the latest)
 #   make bench-modes / bench-clustersize   the sync modes / cluster sizes (quick)
 #   make bench-failover   the cluster's failover under load: an active worker killed, per sync level
+#   make bench-takeover   a failover with 0 to 200,000 stored connections to load
 #   make base-image  debian:bookworm-slim for the Dockerfiles (debootstrap when not pullable)
 #   make images      the container images (docker/build); compose.yaml runs them
 
@@ -36,7 +37,7 @@ TESTS_SAN    := $(TEST_SRC:tests/unit/%.c=$(B)/san/tests/%)
 # Test programs against a private redis-server (ASan + UBSan), run by tests/integration scripts.
 STORE_TESTS  := $(patsubst tests/store/%.c,$(B)/san/store-tests/%,$(wildcard tests/store/*.c))
 
-.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd bench-throughput bench-plot bench-failover bench-modes bench-clustersize clean format check-format
+.PHONY: fuzz fuzz-build all deps test unit integration demo bench-fastpath bench bench-full bench-conntrackd bench-throughput bench-plot bench-failover bench-modes bench-clustersize bench-takeover clean format check-format
 
 all: $(B)/fwnode $(B)/fwnode-san $(B)/emgr $(B)/emgr-san $(B)/storertt
 
@@ -134,6 +135,10 @@ bench-clustersize: all
 # The cluster's failover (issue 4, "Speed"; quick: 3 kills per level); BENCH_FLAGS=--full for 10.
 bench-failover: $(B)/fwnode $(B)/emgr
 	bench/failover $(or $(BENCH_FLAGS),--quick)
+
+# A takeover of 0, 50,000 and 200,000 stored entries (BENCH_TAKEOVER_N for others).
+bench-takeover: $(B)/fwnode $(B)/emgr
+	bench/takeover
 
 base-image:
 	docker/engine
