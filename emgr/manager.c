@@ -50,22 +50,16 @@ struct manager {
     void *stepped_arg;
 };
 
-static uint64_t now_ms(void)
+/* Milliseconds of clock id: CLOCK_REALTIME for what is published, CLOCK_MONOTONIC for intervals. */
+static uint64_t clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-#define MISSING_LATE                                                                               \
-    4 /* reads in a row that find a heartbeat missing fail its worker, late or not */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* reads in a row that find a heartbeat missing fail its worker, late or not */
+#define MISSING_LATE 4
 
 static void on_ignore(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
@@ -88,7 +82,7 @@ static void publish_config(struct manager *m)
         rules[n++] = '\n';
         rules[n] = '\0';
     }
-    snprintf(version, sizeof(version), "%llu", (unsigned long long)now_ms());
+    snprintf(version, sizeof(version), "%llu", (unsigned long long)clock_ms(CLOCK_REALTIME));
     snprintf(hb, sizeof(hb), "%ld", o->heartbeat_ms);
     snprintf(misses, sizeof(misses), "%ld", o->misses);
     snprintf(wt, sizeof(wt), "%ld", o->sync.wait_timeout_ms);
@@ -258,7 +252,7 @@ static void apply_membership(struct manager *m, const struct redis_reply *ids,
         for (size_t d = 0; d < redis_reply_count(drains); d++)
             if (strcmp(redis_reply_str(redis_reply_elem(drains, d), NULL), id) == 0)
                 draining = true;
-        if (!alive && m->members[k].alive && now_ms() < m->grace_until)
+        if (!alive && m->members[k].alive && clock_ms(CLOCK_REALTIME) < m->grace_until)
             continue; /* its heartbeat may not be on this master yet: the next reads decide */
         m->missing[k] = alive ? 0 : m->missing[k] < MISSING_LATE ? m->missing[k] + 1 : MISSING_LATE;
         if (!alive && m->members[k].alive &&
@@ -336,7 +330,7 @@ static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *a
     if (redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == 3 && m->leader &&
         m->map_loaded)
         apply_membership(m, redis_reply_elem(rr, 0), redis_reply_elem(rr, 1),
-                         redis_reply_elem(rr, 2), mono_ms() - m->read_sent);
+                         redis_reply_elem(rr, 2), clock_ms(CLOCK_MONOTONIC) - m->read_sent);
     else if (redis_reply_type(rr) == RR_ERROR)
         log_warnx("membership read: %s", redis_reply_str(rr, NULL));
     if (m->again) {
@@ -353,7 +347,7 @@ static void reconcile(struct manager *m)
         m->again = true;
         return;
     }
-    m->read_sent = mono_ms();
+    m->read_sent = clock_ms(CLOCK_MONOTONIC);
     m->reconciling = redis_ev_cmd(m->cmd, on_members, m, "EVAL %s 2 %s %s %s", members_script,
                                   KEYS_NODES, KEYS_DRAIN, KEYS_NODE_PREFIX) == 0;
 }
@@ -415,7 +409,7 @@ static void become_leader(struct manager *m)
      * workers, which follow the Sentinels too, need a moment to write theirs on the new master.
      * Ten heartbeat lifetimes, at least a second. */
     long grace = 10 * m->o->heartbeat_ms * m->o->misses;
-    m->grace_until = now_ms() + (uint64_t)(grace > 1000 ? grace : 1000);
+    m->grace_until = clock_ms(CLOCK_REALTIME) + (uint64_t)(grace > 1000 ? grace : 1000);
     m->leader = true;
     m->map_loaded = false;
     memset(m->missing, 0, sizeof(m->missing)); /* counts of an earlier term are stale */
