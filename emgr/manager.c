@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "assign.h"
+#include "clock.h"
 #include "keys.h"
 #include "log.h"
 #include "manager.h"
@@ -49,14 +50,6 @@ struct manager {
     void (*stepped_down)(void *arg);
     void *stepped_arg;
 };
-
-/* Milliseconds of clock id: CLOCK_REALTIME for what is published, CLOCK_MONOTONIC for intervals. */
-static uint64_t clock_ms(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* reads in a row that find a heartbeat missing fail its worker, late or not */
 #define MISSING_LATE 4

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "keys.h"
 #include "stats.h"
 #include "store.h"
@@ -505,20 +506,6 @@ struct store {
     bool function_loaded;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_ns_real(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct store *store_new(const struct store_config *cfg, const struct store_hooks *hooks,
                         struct fw_stats *stats)
 {
@@ -649,7 +636,7 @@ static void lane_advance(struct store *st, struct lane *ln)
         rp->queued = false;
         ln->done = rp->seq;
         st->results[seq_slot(rp->seq)] = rp->seq << 1 | (rp->failed ? 1u : 0u);
-        uint64_t now = now_ns_real();
+        uint64_t now = clock_ns(CLOCK_REALTIME);
         while (rp->head) {
             struct held *h = rp->head;
             rp->head = h->next;
@@ -867,7 +854,7 @@ static int conn_value(struct store *st, const struct conn *c, char *buf, size_t 
     e.orig_side = c->orig_side;
     e.rank = store_rank(c->key.proto, c->state);
     snprintf(e.owner, sizeof(e.owner), "%s", st->node);
-    e.t_ms = now_ms();
+    e.t_ms = clock_ms(CLOCK_REALTIME);
     return store_entry_format(&e, c->key.proto, buf, len);
 }
 
@@ -1258,7 +1245,7 @@ void store_hold(struct store *st, uint64_t need, int side, const uint8_t *frame,
                 ;
     }
     if (!rp) { /* passed already: its packets are out, this one follows them */
-        release_one(st, h, relpoint_failed(st, need), now_ns_real());
+        release_one(st, h, relpoint_failed(st, need), clock_ns(CLOCK_REALTIME));
         return;
     }
     if (rp->tail)
@@ -1365,7 +1352,7 @@ bool store_lookup(struct store *st, const struct flow_key *k, uint32_t hash, int
         l->st = st;
         l->key = *k;
         l->hash = hash;
-        l->started_ns = now_ns_real();
+        l->started_ns = clock_ns(CLOCK_REALTIME);
         if (redis_ev_cmd(st->lane[0].r, on_lookup, l, "GET %s", key) != 0) {
             free(l);
             return false;
@@ -1410,7 +1397,7 @@ static void on_role(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 void store_tick(struct store *st, uint64_t now_ns)
 {
     (void)now_ns;
-    uint64_t now = now_ns_real();
+    uint64_t now = clock_ns(CLOCK_REALTIME);
     for (int i = 0; i < st->nlanes; i++) {
         struct lane *ln = &st->lane[i];
         if (!redis_ev_up(ln->r))
@@ -1442,7 +1429,7 @@ void store_publish_stats(struct store *st, const struct fw_stats *s, uint64_t no
     if (!f)
         return;
     stats_write(s, f);
-    uint64_t t = now_ms();
+    uint64_t t = clock_ms(CLOCK_REALTIME);
     double dt = st->prev_ms && t > st->prev_ms ? (double)(t - st->prev_ms) / 1000.0 : 0;
     fprintf(f, "pps_in %.0f\npps_fwd %.0f\n", dt > 0 ? (double)(s->pkts_in - st->prev_in) / dt : 0,
             dt > 0 ? (double)(s->pkts_fwd - st->prev_fwd) / dt : 0);
