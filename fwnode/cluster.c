@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "keys.h"
 #include "log.h"
@@ -55,6 +56,7 @@ struct cluster {
     ev_timer poll;
     uint64_t last_hb_ns;        /* when the heartbeat timer last ran (monotonic) */
     struct sched_times last_st; /* the event loop thread's run and wait times then */
+    int schedstat_fd;           /* its /proc/thread-self/schedstat: -1 not open yet, -2 none */
     struct loader load;
 };
 
@@ -94,24 +96,20 @@ static void send_heartbeat(struct cluster *c)
     redis_ev_cmd(c->cmd, on_ignore, NULL, "SADD %s %s", KEYS_NODES, c->node);
 }
 
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* The calling thread's CPU time and time spent runnable but waiting for a CPU, from the
- * scheduler's statistics (/proc/thread-self/schedstat). Without them, wait_ns is UINT64_MAX and
- * cpu_ns comes from the thread's CPU clock. */
-static struct sched_times sched_times_now(void)
+/* The event loop thread's CPU time and time spent runnable but waiting for a CPU, from the
+ * scheduler's statistics (/proc/thread-self/schedstat, opened once by that thread and read again
+ * from the start each time). Without them, wait_ns is UINT64_MAX and cpu_ns comes from the
+ * thread's CPU clock. */
+static struct sched_times sched_times_now(struct cluster *c)
 {
     struct sched_times st = {0, UINT64_MAX};
     char buf[128];
-    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (fd >= 0)
-        close(fd);
+    if (c->schedstat_fd == -1) {
+        c->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+        if (c->schedstat_fd < 0)
+            c->schedstat_fd = -2;
+    }
+    ssize_t n = c->schedstat_fd >= 0 ? pread(c->schedstat_fd, buf, sizeof(buf) - 1, 0) : -1;
     unsigned long long run, wait;
     if (n > 0) {
         buf[n] = '\0';
@@ -157,7 +155,7 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)
     /* more than two periods since the last run: the worker's loop was busy, or the worker was
      * not running, for that long, which emgr takes for a failure once heartbeat_ms * misses pass */
     uint64_t now = clock_ns(CLOCK_MONOTONIC);
-    struct sched_times st = sched_times_now();
+    struct sched_times st = sched_times_now(c);
     uint64_t gap_ms = (now - c->last_hb_ns) / 1000000;
     if (c->last_hb_ns && c->cmd && c->healthy && gap_ms > 2 * (uint64_t)c->heartbeat_ms)
         note_late(c, gap_ms, st);
@@ -300,6 +298,7 @@ struct cluster *cluster_new(struct ev_loop *loop, const char *node, struct redis
     c->heartbeat_ms = heartbeat_ms;
     c->misses = misses;
     c->healthy = true;
+    c->schedstat_fd = -1;
     ev_timer_init(&c->heartbeat, on_heartbeat, heartbeat_ms / 1000.0, heartbeat_ms / 1000.0);
     c->heartbeat.data = c;
     ev_timer_start(loop, &c->heartbeat);
@@ -327,6 +326,8 @@ void cluster_free(struct cluster *c)
     redis_ev_free(c->sub);
     redis_ev_free(c->cmd); /* the load's callbacks run (RR_NONE) and send nothing more */
     load_reset(&c->load);
+    if (c->schedstat_fd >= 0)
+        close(c->schedstat_fd);
     free(c);
 }
 
