@@ -1132,7 +1132,10 @@ uint64_t store_sync(struct store *st, struct conn *c, uint64_t timeout_ns, uint6
             now_ns - c->stored_ns > timeout_ns / 2) {
             uint32_t h = key_steer_hash(&c->key);
             int lane = write_lane(st, c, h);
-            struct store_plan refresh = {STORE_OP_PUT, false, false, false};
+            /* in transaction access through fw_put as well: a refresh must not overwrite an
+             * entry of a higher state that another worker wrote meanwhile */
+            struct store_plan refresh = {STORE_OP_PUT, cfg->access == SYNC_ACCESS_TRANSACTION,
+                                         false, false};
             if (lane_up(st, lane) &&
                 send_plan(st, lane, h, c, &refresh, ttl_ms, NULL, false) == 0) {
                 c->stored_ns = now_ns;

@@ -544,6 +544,55 @@ static void t_writes(void)
           refresh_lane, del_lane, exists);
 }
 
+/* Transaction access never moves an entry to a lower state: another worker stored x in FIN_WAIT;
+ * this store's write of ESTABLISHED (held, then released by its WAIT), and later its TTL refresh,
+ * are refused by fw_put and counted; the stored entry stays the other worker's. */
+static void t_rank(void)
+{
+    struct store_config c =
+        mode(SYNC_STRATEGY_SYNC, SYNC_ACCESS_TRANSACTION, SYNC_POLICY_CLOSED, reps, 1000);
+    if (!setup(1, &c)) {
+        not_set_up("rank");
+        return;
+    }
+    struct conn x;
+    char key[128], theirs[STORE_VALUE_MAX];
+    conn_init(&x, 1200, TCP_ST_ESTABLISHED);
+    store_conn_key(&x.key, key, sizeof(key));
+    struct store_entry e = {TCP_ST_FIN_WAIT, 1, 0, store_rank(PKT_IPPROTO_TCP, TCP_ST_FIN_WAIT),
+                            "other",         1};
+    store_entry_format(&e, PKT_IPPROTO_TCP, theirs, sizeof(theirs));
+    admin_cmd("SET %s %s PX 60000", key, theirs);
+    pkt(&x, "X:0");
+    store_flush(st);
+    poll_rels = 1;
+    bool released = run_until(rels_reached, 3000) && verdict("X:0") == 'F';
+    run_until(lanes_answered, 1000);
+    unsigned long long refused_write = stats.writes_refused;
+    admin_cmd("GET %s", key);
+    bool kept_write = strcmp(admin_str, theirs) == 0;
+
+    x.stored_ns = 1; /* written long ago: its TTL refresh is due */
+    now_ns += 1000;
+    store_sync(st, &x, TMO_NS, now_ns);
+    bool refreshed = stats.ttl_refreshes == 1;
+    store_flush(st);
+    run_until(lanes_answered, 1000);
+    admin_cmd("GET %s", key);
+    bool kept_refresh = strcmp(admin_str, theirs) == 0;
+    unsigned long long refused = stats.writes_refused;
+    admin_cmd("DEL %s", key);
+    teardown();
+    check(released && refused_write == 1 && kept_write,
+          "rank: a write of ESTABLISHED over another worker's FIN_WAIT is refused (refused %llu), "
+          "its packet still leaves after the WAIT, the entry stays FIN_WAIT",
+          refused_write);
+    check(refreshed && refused == 2 && kept_refresh,
+          "rank: the TTL refresh of that connection (transaction access) is refused too (refused "
+          "%llu), the entry stays FIN_WAIT (%s)",
+          refused, kept_refresh ? "kept" : admin_str);
+}
+
 /* A connection closes while its DEL waits behind a WAIT; a new connection object on the same
  * addresses and ports writes at once: on the DEL's lane, after it, so its entry survives. */
 static void t_reuse(void)
@@ -1084,7 +1133,7 @@ int main(int argc, char **argv)
         seeds[nseeds++] = 1;
     static const char *known[] = {"handshake", "writes", "reuse",     "switch",    "hol",
                                   "wrap",      "pin",    "loss-kill", "loss-drop", "loss-free",
-                                  "cork",      "pipe",   "stress"};
+                                  "cork",      "pipe",   "stress",    "rank"};
     for (int i = optind; i < argc; i++) {
         size_t k = 0;
         while (k < sizeof(known) / sizeof(known[0]) && strcmp(argv[i], known[k]) != 0)
@@ -1115,6 +1164,8 @@ int main(int argc, char **argv)
         t_handshake();
     if (wanted(argc, argv, "writes"))
         t_writes();
+    if (wanted(argc, argv, "rank"))
+        t_rank();
     if (wanted(argc, argv, "reuse"))
         t_reuse();
     if (wanted(argc, argv, "switch"))
