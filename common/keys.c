@@ -26,7 +26,7 @@ int keys_bucket(char *buf, size_t len, unsigned bucket)
 
 int keys_stats(char *buf, size_t len, const char *node)
 {
-    return fit(snprintf(buf, len, "fw:stats:%s", node), len);
+    return fit(snprintf(buf, len, KEYS_STATS_PREFIX "%s", node), len);
 }
 
 int keys_node(char *buf, size_t len, const char *node)

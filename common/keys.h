@@ -23,6 +23,7 @@
 #define KEYS_CONN_PATTERN     "fw:conn:*"
 #define KEYS_BUCKET_PATTERN   "fw:bucket:*"
 #define KEYS_STATS_PATTERN    "fw:stats:*"
+#define KEYS_STATS_PREFIX     "fw:stats:"
 #define KEYS_NODE_PATTERN     "fw:node:*"
 #define KEYS_MAP              "fw:map"
 #define KEYS_CONFIG           "fw:config"      /* hash: version, rules, sync settings, heartbeat */

@@ -214,7 +214,7 @@ static void on_status(struct redis_ev *r, const struct redis_reply *rr, void *ar
 static void step_status(struct session *s)
 {
     if (redis_ev_cmd(s->r, on_status, s, "EVAL %s 4 %s %s %s %s %s %s", status_script, KEYS_NODES,
-                     KEYS_MAP, KEYS_CONFIG, KEYS_LEADER, KEYS_NODE_PREFIX, "fw:stats:") != 0)
+                     KEYS_MAP, KEYS_CONFIG, KEYS_LEADER, KEYS_NODE_PREFIX, KEYS_STATS_PREFIX) != 0)
         finish(s, 1);
 }
 

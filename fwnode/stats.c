@@ -133,6 +133,7 @@ void stats_write(const struct fw_stats *s, FILE *out)
     fprintf(out, "setup_p99_us %.1f\n", hist_quantile(&s->setup, 0.99) / 1000.0);
     fprintf(out, "hold_count %llu\n", (unsigned long long)s->hold.count);
     fprintf(out, "hold_p50_us %.1f\n", hist_quantile(&s->hold, 0.50) / 1000.0);
+    fprintf(out, "hold_p90_us %.1f\n", hist_quantile(&s->hold, 0.90) / 1000.0);
     fprintf(out, "hold_p99_us %.1f\n", hist_quantile(&s->hold, 0.99) / 1000.0);
 }
 
