@@ -53,6 +53,36 @@ check "the download completed (curl exit $?)" test $? -eq 0
 gone() { [ "$(rcli EXISTS "$key")" = 0 ]; }
 check "the entry is deleted after the connection closed" wait_until 5 gone
 
+# ---- a long-lived connection's TTL is refreshed while it runs ----
+# With a 4 s ESTABLISHED timeout an entry written once would expire 4 s after the handshake; a
+# download running for longer must keep its entry, refreshed (at most once per half timeout), with
+# a TTL of at most 4 s.
+"$FWLAB" stop node1 >/dev/null 2>&1
+env FW_TIMEOUT_ESTABLISHED=4 "$FWLAB" start node1 >/dev/null 2>&1
+check "node1 restarted with FW_TIMEOUT_ESTABLISHED=4" wait_until 10 worker_connected node1
+# paced by htb at the server, packet by packet (curl --limit-rate pauses the wire for seconds)
+check "htb on the server's eth0 (to pace the download)" shape_init
+shape_port 41111 32mbit
+xfer_start refresh 41111
+check "a download paced to 32 Mbit/s (8.5 s) is established" wait_until 5 xfer_established 41111
+key=$(conn_key 41111)
+sleep 6
+ex=$(rcli EXISTS "$key")
+ttl=$(rcli PTTL "$key")
+stats_refresh || true
+refreshes=$(stat_get ttl_refreshes)
+diag "6 s into the download: EXISTS $ex, PTTL $ttl ms, ttl_refreshes $refreshes"
+check "6 s into it, past its 4 s timeout, its entry is still there (EXISTS $ex)" test "$ex" = 1
+check "with a TTL of at most the 4 s timeout (PTTL $ttl ms)" test "${ttl:--2}" -gt 0 -a "${ttl:--2}" -le 4000
+check "the worker refreshed it, once per half timeout (ttl_refreshes $refreshes >= 2)" test "$refreshes" -ge 2
+xfer_wait refresh 20
+check "the download completed intact" xfer_intact refresh || xfer_diag refresh
+check "its entry is deleted after it closed" wait_until 5 gone
+ins tc qdisc del dev eth0 root 2>/dev/null
+"$FWLAB" stop node1 >/dev/null 2>&1
+"$FWLAB" start node1 >/dev/null 2>&1
+check "node1 restarted with the default timeouts" wait_until 10 worker_connected node1
+
 # ---- the 12 combinations ----
 curl_ok() { [ "$(inc curl -sS -m 10 http://10.10.2.10/1b 2>/dev/null)" = x ]; }
 ab_ok() { # all 200 requests complete, none failed
@@ -71,6 +101,22 @@ writes() {
         cmd = toupper(substr($0, RSTART + 3, RLENGTH - 4))
         if (index($0, "\"fw:conn:") && cmd !~ /^(GET|MGET|EXISTS|PTTL|TTL|SMEMBERS|SISMEMBER|SCAN|TYPE)$/) print
     }' "$1"
+}
+# ttls MONFILE: "STATE PX" of every SET of an entry (by the worker or inside fw_put), sorted, unique
+ttls() {
+    writes "$1" | awk 'match($0, /"SET" "fw:conn:[^"]*" "[A-Z_]+ owner=[^"]*" "PX" "[0-9]+"/) {
+        n = split(substr($0, RSTART, RLENGTH), f, "\"")
+        split(f[6], w, " ")
+        print w[1], f[10]
+    }' | sort -u
+}
+# ttl_wrong MONFILE: the pairs whose TTL is not the state's default timeout (ms)
+ttl_wrong() {
+    ttls "$1" | awk '{
+        split("SYN_SENT 120 SYN_RECV 60 ESTABLISHED 432000 FIN_WAIT 120 CLOSE_WAIT 60 LAST_ACK 30 TIME_WAIT 120 CLOSE 10", d, " ")
+        for (i = 1; i < 16; i += 2) want[d[i]] = d[i + 1] * 1000
+        if (!($1 in want) || $2 != want[$1]) print
+    }'
 }
 # states MONFILE: the state words of the values written (sorted, unique)
 states() { writes "$1" | grep -o '"[A-Z_]* owner=' | tr -d '"' | awk '{print $1}' | sort -u | tr '\n' ' '; }
@@ -101,6 +147,8 @@ for level in none established full; do
             check "$c: ab -n 200 -c 10: 200 complete, 0 failed" ab_ok
             sleep 1 # the last connections' closing writes
             monitor_stop
+            left=$(rcli --scan --pattern 'fw:conn:*' | grep -c '^fw:conn:')
+            check "$c: no fw:conn: entry is left once the connections closed ($left)" test "$left" -eq 0
             # the recording works: it holds the worker's statistics (HSET fw:stats:node1, each second)
             check "$c: MONITOR recorded the worker's commands (HSET fw:stats:node1)" \
                 grep -q '"HSET" "fw:stats:node1"' "$mon"
@@ -127,6 +175,11 @@ for level in none established full; do
                 check "$c: ESTABLISHED values are written" grep -qw ESTABLISHED <<<"$st"
                 ;;
             esac
+            if [ "$level" != none ]; then
+                tw=$(ttl_wrong "$mon")
+                check "$c: each entry's TTL is its state's timeout ($(ttls "$mon" | tr '\n' ',' | sed 's/,$//'))" \
+                    test -n "$(ttls "$mon")" -a -z "$tw" || diag "$c: wrong TTLs: $tw"
+            fi
             if [ "$level" != none ]; then
                 if [ "$access" = transaction ]; then
                     check "$c: INFO commandstats shows MULTI ($multi) and EXEC ($exec_)" \
