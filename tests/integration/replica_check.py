@@ -7,8 +7,18 @@ COUNT times, opens a TCP connection to HOST:PORT through the firewall and at onc
 replica for the connection's entry (GET fw:conn:tcp:<client>:<port>:<server>:<port>; the client
 knows its own port). connect() returns when the SYN+ACK arrived: at level full with the sync
 strategy the worker let it leave only after SYN_RECV was on the replicas.
-Prints one JSON line: {"count", "replicas", "found": {replica: n}, "states": {state: n},
-"missing": [[i, replica, key], ...], "connect_ms_max"}.
+Not only presence counts: each value seen must be this connection's (its t= not older than the
+connect() call) and of a state the guarantee requires at that moment (--level):
+  full         the state word SYN_RECV or later and rank >= 2 (store_rank: a TCP entry's rank is
+               its state's number, SYN_SENT 1 < SYN_RECV 2 < ESTABLISHED 3 < FIN_WAIT ...): a
+               SYN_SENT value means the SYN+ACK left before its own write reached the replica;
+  established  only ESTABLISHED is written, and the worker holds the client's handshake-completing
+               ACK (not the SYN+ACK) until it is on the replicas: so the check sends a request and
+               waits for the first byte of the response (the server had the ACK) before it asks
+               the replicas, and the state word must be ESTABLISHED.
+Prints one JSON line: {"count", "replicas", "level", "want", "found": {replica: n},
+"good": {replica: n}, "states": {state: n}, "ranks": {rank: n}, "missing": [[i, replica, key],
+...], "bad": [[i, replica, value, why], ...], "connect_ms_max"}.
 """
 import argparse
 import ctypes
@@ -18,6 +28,29 @@ import socket
 import time
 
 CLONE_NEWNET = 0x40000000
+# fwnode's TCP states in their order (fwnode/tcp_state.h; store_rank of a TCP entry is the index)
+TCP_STATES = ["NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK",
+              "TIME_WAIT", "CLOSE"]
+RANK_SYN_RECV = TCP_STATES.index("SYN_RECV")
+
+
+def judge(level, value, t0_ms):
+    """Why the value seen on a replica breaks the guarantee at level, or None when it does not."""
+    words = value.split(" ")
+    fields = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+    try:
+        rank, t = int(fields["rank"]), int(fields["t"])
+    except (KeyError, ValueError):
+        return "no rank= or t="
+    if t < t0_ms - 1:  # the worker's clock is the same CLOCK_REALTIME (1 ms: rounding)
+        return "written %d ms before connect(): not this connection's" % (t0_ms - t)
+    if level == "established":
+        return None if words[0] == "ESTABLISHED" else "state %s, not ESTABLISHED" % words[0]
+    if words[0] not in TCP_STATES or TCP_STATES.index(words[0]) < RANK_SYN_RECV:
+        return "state %s, before SYN_RECV" % words[0]
+    if rank < RANK_SYN_RECV:
+        return "rank %d < %d (SYN_RECV)" % (rank, RANK_SYN_RECV)
+    return None
 
 
 class Resp:
@@ -64,6 +97,8 @@ def main():
     ap.add_argument("--dst", default="10.10.2.10")
     ap.add_argument("--dport", type=int, default=80)
     ap.add_argument("--count", type=int, default=50)
+    ap.add_argument("--level", choices=["full", "established"], default="full",
+                    help="the worker's FW_SYNC_LEVEL: what state each entry must have")
     a = ap.parse_args()
     pw = open(a.password_file).read().strip()
     reps = {}
@@ -77,15 +112,22 @@ def main():
         raise OSError(ctypes.get_errno(), "setns")
     os.close(fd)
     found = {ip: 0 for ip in reps}
-    states, missing, cmax = {}, [], 0.0
+    good = {ip: 0 for ip in reps}
+    states, ranks, missing, bad, cmax = {}, {}, [], [], 0.0
     for i in range(a.count):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(10)
         s.bind((a.src, 0))
         port = s.getsockname()[1]
+        t0_ms = int(time.time() * 1000)
         t0 = time.monotonic()
         s.connect((a.dst, a.dport))
         cmax = max(cmax, (time.monotonic() - t0) * 1000)
+        if a.level == "established":
+            # keep-alive: the server does not close, so the entry is not deleted meanwhile
+            s.sendall(b"GET /1b HTTP/1.1\r\nHost: %s\r\n\r\n" % a.dst.encode())
+            if not s.recv(1):
+                raise RuntimeError("connection %d: closed without a response" % i)
         key = "fw:conn:tcp:%s:%d:%s:%d" % (a.src, port, a.dst, a.dport)
         # every replica at once: the requests go out before any reply is read
         vals = {}
@@ -100,9 +142,19 @@ def main():
                 found[ip] += 1
                 w = v.split(" ", 1)[0]
                 states[w] = states.get(w, 0) + 1
+                rk = v.split(" rank=", 1)[1].split(" ", 1)[0] if " rank=" in v else "?"
+                ranks[rk] = ranks.get(rk, 0) + 1
+                why = judge(a.level, v, t0_ms)
+                if why is None:
+                    good[ip] += 1
+                else:
+                    bad.append([i, ip, v, why])
         s.close()
-    print(json.dumps({"count": a.count, "replicas": list(reps), "found": found, "states": states,
-                      "missing": missing[:10], "connect_ms_max": round(cmax, 2)}))
+    want = ("ESTABLISHED" if a.level == "established"
+            else "rank >= %d (SYN_RECV or later)" % RANK_SYN_RECV)
+    print(json.dumps({"count": a.count, "replicas": list(reps), "level": a.level, "want": want,
+                      "found": found, "good": good, "states": states, "ranks": ranks,
+                      "missing": missing[:10], "bad": bad[:10], "connect_ms_max": round(cmax, 2)}))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Sync mode really waits (DESIGN.md section 5, second table), against the lab's real Redis:
 #  (a) with both replicas paused (SIGSTOP: connected but silent) and a 400 ms WAIT timeout,
-#      - level full, sync: a new connection's SYN is not forwarded until WAIT times out; then the
+#      - level full, sync, with each access: transaction (a1, a2: MULTI/FCALL/EXEC with replies)
+#        and dirty (a1d, a2d: the writes go without replies, CLIENT REPLY SKIP, and the batch
+#        reads them back with MGET after its WAIT; both asserted from the master's
+#        commandstats): a new connection's SYN is not forwarded until WAIT times out; then the
 #        policy decides: open -> it leaves (wait_timeouts, policy_forwards grow), closed -> it is
 #        dropped, and so are the client's retransmissions (curl times out, policy_drops grows);
+#      - the same open cases, the worker's counters in Redis: at its next update (ts_ms changes)
+#        the master's hash fw:stats:node1 has the latency quantiles (setup_*, hold_*) and the
+#        counters (pkts_*, conns_new, state_writes, wait_timeouts, store_*, redis_errors),
+#        hold_p99_us says a packet was held for the WAIT timeout, wait_timeouts >= 1, and ts_ms
+#        advances by about the 1 s stats interval (0.5 to 3 s) from one update to the next;
 #      - level established, sync: the SYN and the SYN+ACK pass at once, the client's
 #        handshake-completing ACK reaches the server only after the timeout;
 #      - async strategy: unaffected (a quick connect, no WAIT timeout).
 #  (b) with the replicas running, sync mode: when connect() returns (the SYN+ACK left the
-#      worker), the connection's entry is on every replica, 50 times out of 50.
+#      worker), the connection's entry is on every replica, 50 times out of 50, written for this
+#      connection (its t= not older than the connect() call) and at least SYN_RECV (rank >= 2: a
+#      SYN_SENT value would mean the SYN+ACK left before its own write reached the replica); at
+#      level established, when the response's first byte came (the worker holds the client's
+#      ACK, not the SYN+ACK), every replica has it as ESTABLISHED. (c) and (e) check the same.
 #  (c) the same under load, with four write lanes (FW_SYNC_CONNECTIONS=4), and with one lane that
 #      has 2 WAITs in flight (FW_SYNC_PIPELINE=2: the next batch waits at the master): while
 #      ab -c 30 keeps the lanes' WAITs in flight, 50 of 50 entries are on every replica when
@@ -90,67 +102,145 @@ replicas_linked() { # both replicas report their link to the master up
 lab_start --replicas 2 --level full --strategy sync --access transaction
 check "node1 is connected to the Redis master" wait_until 10 worker_connected node1
 
-# ---- (a1) level full, sync, fail-open: the SYN waits for the WAIT timeout, then leaves ----
-c="full/sync/open, replicas paused"
-check "$c: node1 restarted (WAIT timeout $TO_MS ms)" node1_mode open full sync
-stats_now
-w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
-cap_start fwl-client a1-cli "tcp port 80" && cli_cap=$CAP_PID
-cap_start fwl-server a1-srv "tcp port 80" && srv_cap=$CAP_PID
-pause_replicas
-read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
-resume_replicas
-cap_stop "$cli_cap"
-cap_stop "$srv_cap"
-diag "$c: curl exit $rc, time_connect $tc s, time_total $tt s, body '$body'"
-check "$c: the request completes (policy open)" test "$rc" = 0 -a "$body" = x
-check "$c: curl's time_connect $tc s >= the WAIT timeout $TO_S s" ge "$tc" "$MIN_S"
-t_sent=$(first_ts a1-cli "$SYN_OUT")
-t_srv=$(first_ts a1-srv "$SYN_OUT")
-if [ -n "$t_sent" ] && [ -n "$t_srv" ]; then
-    d=$(ms "$t_sent" "$t_srv")
-    check "$c: the SYN reached the server ${d} ms after the client sent it (>= $TO_MS ms, tcpdump)" \
-        ge "$d" "$((TO_MS - 10))"
-else
-    notok "$c: the SYN is seen leaving the client and reaching the server (tcpdump)"
-    cap_lines a1-cli | head -n 3 | sed 's/^/#   /'
-fi
-check "$c: exactly one SYN was sent (no retransmission blurs the timing)" test "$(count_pkts a1-cli "$SYN_OUT")" -eq 1
-stats_now
-w1=$(stat_get wait_timeouts) f1=$(stat_get policy_forwards)
-check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
-check "$c: policy_forwards grows ($f0 -> $f1)" test "$f1" -gt "$f0"
-check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+# ---- the worker's counters in Redis (fw:stats:node1 on the master, store_publish_stats) ----
+RSTATS_KEY=fw:stats:node1
+RSTATS_FIELDS="setup_count setup_p50_us setup_p90_us setup_p99_us hold_p50_us hold_p90_us
+    hold_p99_us pkts_in pkts_fwd pkts_drop conns_new state_writes wait_timeouts store_lookups
+    store_found redis_errors"
+rstats_ts() { rcli HGET "$RSTATS_KEY" ts_ms; }
+rstats_ts_changed() { # rstats_ts_changed OLD: the hash was written again since ts_ms was OLD
+    local t
+    t=$(rstats_ts)
+    [[ $t =~ ^[0-9]+$ ]] && [ "$t" != "$1" ]
+}
+# rstats_field HASH NAME: a field's value in HASH (HGETALL as "field value" lines); empty: absent
+rstats_field() { awk -v k="$2" '$1 == k {print $2; exit}' <<<"$1"; }
+# rstats_check LABEL: at the worker's next update of its hash after the case, every field of
+# RSTATS_FIELDS is there, the hold histogram has the packet held for the WAIT timeout,
+# wait_timeouts counted it, and ts_ms advances by about the 1 s stats interval
+rstats_check() {
+    local c=$1 t0 h f missing="" hold wt t1 t2
+    t0=$(rstats_ts)
+    check "$c: node1 writes $RSTATS_KEY on the master again (ts_ms ${t0:-absent} changes)" \
+        wait_until 3 rstats_ts_changed "$t0"
+    h=$(rcli HGETALL "$RSTATS_KEY" | paste -d ' ' - -)
+    for f in $RSTATS_FIELDS; do
+        [ -n "$(rstats_field "$h" "$f")" ] || missing="$missing $f"
+    done
+    check "$c: $RSTATS_KEY has all $(wc -w <<<"$RSTATS_FIELDS") fields (missing:${missing:- none})" \
+        test -z "$missing"
+    hold=$(rstats_field "$h" hold_p99_us) wt=$(rstats_field "$h" wait_timeouts)
+    diag "$c: in Redis: hold_p50/p90/p99 $(rstats_field "$h" hold_p50_us)/$(rstats_field "$h" hold_p90_us)/$hold us," \
+        "setup_p99 $(rstats_field "$h" setup_p99_us) us, wait_timeouts $wt, state_writes $(rstats_field "$h" state_writes)"
+    # The histogram has 16 sub-buckets per power of two and a quantile reports its bin's middle:
+    # 400 ms (2^28 <= 4e8 ns < 2^29, sub-buckets 2^24 ns wide) lies in [23*2^24, 24*2^24) ns =
+    # [385.9, 402.7) ms, reported as 394264.6 us; a longer hold lands in a later bin (higher), a
+    # hold under 385.9 ms in an earlier one (377487 us at most). So >= 390000 holds exactly when a
+    # packet was held >= 385.9 ms. p99 is the largest sample here (under 100 held packets since
+    # the restart).
+    check "$c: hold_p99_us in Redis ${hold:-absent} >= 390000 (a packet held for the $TO_MS ms WAIT timeout)" \
+        ge "${hold:-0}" 390000
+    check "$c: wait_timeouts in Redis ${wt:-absent} >= 1" test "${wt:-0}" -ge 1
+    t1=$(rstats_field "$h" ts_ms)
+    wait_until 3 rstats_ts_changed "$t1"
+    t2=$(rstats_ts)
+    check "$c: ts_ms in Redis advances $((${t2:-0} - ${t1:-0})) ms to the next update (500..3000 ms)" \
+        test "$((${t2:-0} - ${t1:-0}))" -ge 500 -a "$((${t2:-0} - ${t1:-0}))" -le 3000
+}
+# quiet_path_check LABEL ACCESS SKIPS MGETS: the batches' writes went the ACCESS way: dirty
+# without replies (CLIENT REPLY SKIP: at least the SYN's SET and SADD) and read back with MGET
+# after the WAIT; transaction with replies (MULTI/FCALL/EXEC), no read-back
+quiet_path_check() {
+    if [ "$2" = dirty ]; then
+        check "$1: the writes went without replies (CLIENT REPLY SKIP: $3 >= 2)" test "$3" -ge 2
+        check "$1: the batch read its entries back after its WAIT (MGET: $4)" test "$4" -ge 1
+    else
+        check "$1: the writes went with replies (CLIENT REPLY: $3, MGET: $4)" test "$3" -eq 0 -a "$4" -eq 0
+    fi
+}
 
-# ---- (a2) level full, sync, fail-closed: the SYN and its retransmissions are dropped ----
-c="full/sync/closed, replicas paused"
-check "$c: node1 restarted" node1_mode closed full sync
-stats_now
-d0=$(stat_get policy_drops) w0=$(stat_get wait_timeouts)
-cap_start fwl-client a2-cli "tcp port 80" && cli_cap=$CAP_PID
-cap_start fwl-server a2-srv "tcp port 80" && srv_cap=$CAP_PID
-pause_replicas
-read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b 3.5)"
-stats_now # while the replicas are still paused
-resume_replicas
-cap_stop "$cli_cap"
-cap_stop "$srv_cap"
-d1=$(stat_get policy_drops) w1=$(stat_get wait_timeouts)
-nsyn=$(count_pkts a2-cli "$SYN_OUT")
-nsrv=$(count_pkts a2-srv "$SYN_OUT")
-diag "$c: curl exit $rc after $tt s; the client sent $nsyn SYN(s), the server saw $nsrv"
-check "$c: curl fails with a timeout (exit 28: $rc)" test "$rc" = 28
-check "$c: the client retransmitted its SYN ($nsyn SYNs sent)" test "$nsyn" -ge 2
-if ! check "$c: no SYN reached the server ($nsrv)" test "$nsrv" -eq 0; then
-    t0=$(first_ts a2-cli "$SYN_OUT")
-    diag "$c: timeline (from the client's first SYN) at the client:" "$(timeline a2-cli "$t0")" \
-        "... and at the server:" "$(timeline a2-srv "$t0")"
-fi
-check "$c: policy_drops grows ($d0 -> $d1)" test "$d1" -gt "$d0"
-check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
-check "$c: the replicas are back in sync" wait_until 10 replicas_linked
-read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
-check "$c: with the replicas back, a new connection passes (exit $rc, connect $tc s)" test "$rc" = 0 -a "$body" = x
+# ---- (a1, a1d) level full, sync, fail-open: the SYN waits for the WAIT timeout, then leaves ----
+# paused_open ACCESS TAG
+paused_open() {
+    local access=$1 tag=$2 c="full/sync/$1/open, replicas paused"
+    local rc tc tt body w0 f0 w1 f1 t_sent t_srv d cli_cap srv_cap skips mgets
+    check "$c: node1 restarted (WAIT timeout $TO_MS ms)" node1_mode open full sync "$access"
+    stats_now
+    w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
+    cap_start fwl-client "$tag-cli" "tcp port 80" && cli_cap=$CAP_PID
+    cap_start fwl-server "$tag-srv" "tcp port 80" && srv_cap=$CAP_PID
+    rcli CONFIG RESETSTAT >/dev/null # after the worker's handshake (its CLIENT REPLY ON)
+    pause_replicas
+    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+    resume_replicas
+    skips=$(cmdstat 'client|reply') mgets=$(cmdstat mget)
+    cap_stop "$cli_cap"
+    cap_stop "$srv_cap"
+    diag "$c: curl exit $rc, time_connect $tc s, time_total $tt s, body '$body'; CLIENT REPLY $skips, MGET $mgets"
+    check "$c: the request completes (policy open)" test "$rc" = 0 -a "$body" = x
+    check "$c: curl's time_connect $tc s >= the WAIT timeout $TO_S s" ge "$tc" "$MIN_S"
+    t_sent=$(first_ts "$tag-cli" "$SYN_OUT")
+    t_srv=$(first_ts "$tag-srv" "$SYN_OUT")
+    if [ -n "$t_sent" ] && [ -n "$t_srv" ]; then
+        d=$(ms "$t_sent" "$t_srv")
+        check "$c: the SYN reached the server ${d} ms after the client sent it (>= $TO_MS ms, tcpdump)" \
+            ge "$d" "$((TO_MS - 10))"
+    else
+        notok "$c: the SYN is seen leaving the client and reaching the server (tcpdump)"
+        cap_lines "$tag-cli" | head -n 3 | sed 's/^/#   /'
+    fi
+    check "$c: exactly one SYN was sent (no retransmission blurs the timing)" \
+        test "$(count_pkts "$tag-cli" "$SYN_OUT")" -eq 1
+    quiet_path_check "$c" "$access" "$skips" "$mgets"
+    stats_now
+    w1=$(stat_get wait_timeouts) f1=$(stat_get policy_forwards)
+    check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
+    check "$c: policy_forwards grows ($f0 -> $f1)" test "$f1" -gt "$f0"
+    rstats_check "$c"
+    check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+}
+
+# ---- (a2, a2d) level full, sync, fail-closed: the SYN and its retransmissions are dropped ----
+# paused_closed ACCESS TAG
+paused_closed() {
+    local access=$1 tag=$2 c="full/sync/$1/closed, replicas paused"
+    local rc tc tt body d0 w0 d1 w1 nsyn nsrv t0 cli_cap srv_cap skips mgets
+    check "$c: node1 restarted" node1_mode closed full sync "$access"
+    stats_now
+    d0=$(stat_get policy_drops) w0=$(stat_get wait_timeouts)
+    cap_start fwl-client "$tag-cli" "tcp port 80" && cli_cap=$CAP_PID
+    cap_start fwl-server "$tag-srv" "tcp port 80" && srv_cap=$CAP_PID
+    rcli CONFIG RESETSTAT >/dev/null
+    pause_replicas
+    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b 3.5)"
+    stats_now # while the replicas are still paused
+    resume_replicas
+    skips=$(cmdstat 'client|reply') mgets=$(cmdstat mget)
+    cap_stop "$cli_cap"
+    cap_stop "$srv_cap"
+    d1=$(stat_get policy_drops) w1=$(stat_get wait_timeouts)
+    nsyn=$(count_pkts "$tag-cli" "$SYN_OUT")
+    nsrv=$(count_pkts "$tag-srv" "$SYN_OUT")
+    diag "$c: curl exit $rc after $tt s; the client sent $nsyn SYN(s), the server saw $nsrv; CLIENT REPLY $skips, MGET $mgets"
+    check "$c: curl fails with a timeout (exit 28: $rc)" test "$rc" = 28
+    check "$c: the client retransmitted its SYN ($nsyn SYNs sent)" test "$nsyn" -ge 2
+    if ! check "$c: no SYN reached the server ($nsrv)" test "$nsrv" -eq 0; then
+        t0=$(first_ts "$tag-cli" "$SYN_OUT")
+        diag "$c: timeline (from the client's first SYN) at the client:" "$(timeline "$tag-cli" "$t0")" \
+            "... and at the server:" "$(timeline "$tag-srv" "$t0")"
+    fi
+    quiet_path_check "$c" "$access" "$skips" "$mgets"
+    check "$c: policy_drops grows ($d0 -> $d1)" test "$d1" -gt "$d0"
+    check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
+    check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+    check "$c: with the replicas back, a new connection passes (exit $rc, connect $tc s)" test "$rc" = 0 -a "$body" = x
+}
+
+paused_open transaction a1
+paused_closed transaction a2
+paused_open dirty a1d
+paused_closed dirty a2d
 
 # ---- (a3) level established, sync, fail-open: the handshake-completing ACK is held ----
 c="established/sync/open, replicas paused"
@@ -205,21 +295,35 @@ done
 json() { # json 'JSON' KEY
     "$PY" -c 'import json,sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$1" "$2" 2>/dev/null
 }
-replica_check() { # prints the helper's JSON line
+replica_check() { # replica_check [LEVEL]: prints the helper's JSON line
     timeout 60 ip netns exec fwl-mgmt "$PY" "$TOP/tests/integration/replica_check.py" \
         --replicas 10.10.0.201,10.10.0.202 --password-file "$STATE/secrets/admin.pass" \
-        --netns /run/netns/fwl-client --count 50 2>&1 | tail -n 1
+        --netns /run/netns/fwl-client --count 50 --level "${1:-full}" 2>&1 | tail -n 1
 }
-# replicas_have_all LABEL: 50 connections through the worker (replica_check), each entry on both
-# replicas when connect() returned
+# replicas_have_all LABEL [LEVEL]: 50 connections through the worker (replica_check), each entry
+# on both replicas, written for this connection and in the state the level guarantees: at level
+# full when connect() returned (the SYN+ACK left the worker): SYN_RECV or later (rank >= 2, a
+# SYN_SENT value: the SYN+ACK left before its own write reached the replica); at level
+# established when the response's first byte came (the server had the client's ACK): ESTABLISHED
 replicas_have_all() {
-    local out found
-    out=$(replica_check)
+    local out found good bad when want i r
+    out=$(replica_check "${2:-full}")
     diag "$1: $out"
-    found=$(json "$out" found)
-    check "$1: 50 connections, each entry found on replica 1 when connect() returned" \
+    if [ "${2:-full}" = established ]; then
+        when="the response's first byte arrived" want="ESTABLISHED"
+    else
+        when="connect() returned" want="at least SYN_RECV (rank >= 2, not SYN_SENT)"
+    fi
+    found=$(json "$out" found) good=$(json "$out" good) bad=$(json "$out" bad)
+    check "$1: 50 connections, each entry found on replica 1 when $when" \
         test "$(json "$found" 10.10.0.201)" = 50
     check "$1: ... and on replica 2" test "$(json "$found" 10.10.0.202)" = 50
+    for i in 1 2; do
+        r=10.10.0.20$i
+        check "$1: on replica $i each entry was $want and this connection's ($(json "$good" $r) of 50)" \
+            test "$(json "$good" $r)" = 50
+    done
+    [ "${bad:-[]}" = "[]" ] || diag "$1: values that break it (first 10): $bad"
 }
 for access in transaction dirty; do
     c="full/sync/$access, replicas running"
@@ -231,6 +335,15 @@ for access in transaction dirty; do
     w1=$(stat_get wait_timeouts)
     check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
 done
+# level established: the worker writes only ESTABLISHED and holds the client's ACK for it
+c="established/sync/transaction, replicas running"
+check "$c: node1 restarted" node1_mode open established sync
+stats_now
+w0=$(stat_get wait_timeouts)
+replicas_have_all "$c" established
+stats_now
+w1=$(stat_get wait_timeouts)
+check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
 # ---- (c) under load, four write lanes or two WAITs in flight: group commit keeps the guarantee ----
 for variant in "transaction 4 1" "dirty 4 1" "dirty 1 2"; do
     read -r access lanes depth <<<"$variant"
