@@ -16,6 +16,10 @@
 #   policy closed: the master is killed during a long transfer; a new connection fails (curl times
 #     out; policy_drops grows), the long transfer completes intact, and after the master returns a
 #     new connection passes again.
+#   hung master (SIGSTOP, policy open): a new connection's SYN is held up to the hold limit
+#     ((FW_SYNC_PIPELINE + 1) x WAIT timeout + Redis timeout = 0.7 s), then the worker gives the
+#     master up (redis_timeouts) and forwards it; the next new connection passes with its write
+#     deferred; a long transfer flows on intact; after SIGCONT the worker reconnects.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -123,6 +127,41 @@ check "closed: a new connection passes after the master's return" wait_until 5 c
 xfer_wait rdC 40
 xfer_diag rdC
 check "closed: transfer C completes intact across the outage (exit $(xfer_rc rdC), sha256)" xfer_intact rdC
+
+# ---- a hung master (SIGSTOP: connected, silent), policy open ----
+# A held packet waits at most (FW_SYNC_PIPELINE + 1) x the WAIT timeout + the Redis timeout
+# (defaults: 2 x 100 + 500 = 700 ms); then the worker drops the connection (redis_timeouts), the
+# packet follows the policy, and until the master answers again new connections follow it at once
+# (writes_deferred); a running transfer needs no write and flows on.
+check "node1 restarted with policy open (directly on redis0)" node1_direct open
+PD=47004
+shape_port "$PD"
+xfer_start rdD "$PD" -m 40 --speed-limit 1000 --speed-time 8
+check "hung: transfer D is established" wait_until 5 xfer_established "$PD"
+check "hung: D's entry is in Redis (ESTABLISHED)" wait_until 3 has_key "$PD"
+snap
+t0=$(stat_get redis_timeouts) d0=$(stat_get writes_deferred) r0=$(stat_get redis_reconnects)
+q "$FWLAB" redis-pause master
+read -r rc1 tc1 <<<"$(curl_t 5)"
+read -r rc2 tc2 <<<"$(curl_t 5)"
+snap # while the master is still paused
+t1=$(stat_get redis_timeouts) d1=$(stat_get writes_deferred)
+q "$FWLAB" redis-resume master
+diag "hung: first new connection: curl exit $rc1, connect $tc1 s; second: exit $rc2, connect $tc2 s;" \
+    "redis_timeouts $t0 -> $t1, writes_deferred $d0 -> $d1"
+check "hung: the first new connection passes, its SYN held up to the hold limit (connect $tc1 s, 0.6..3 s)" \
+    bash -c '[ "$1" = 0 ] && awk -v t="$2" "BEGIN {exit !(t >= 0.6 && t < 3)}"' _ "$rc1" "$tc1"
+check "hung: redis_timeouts grows: the worker gave the silent master up ($t0 -> $t1)" test "$t1" -gt "$t0"
+check "hung: the next new connection passes too (exit $rc2, connect $tc2 s)" test "$rc2" = 0
+check "hung: its write is deferred, not lost (writes_deferred $d0 -> $d1)" test "$d1" -gt "$d0"
+check "hung: node1 reconnects once the master answers" wait_until 10 direct_connected
+snap
+check "hung: redis_reconnects grows ($r0 -> $(stat_get redis_reconnects))" test "$(stat_get redis_reconnects)" -gt "$r0"
+check "hung: a new connection passes after the master's return" wait_until 5 curl_1b 3
+check "hung: D's entry is still in Redis" has_key "$PD"
+xfer_wait rdD 40
+xfer_diag rdD
+check "hung: transfer D completes intact across the pause (exit $(xfer_rc rdD), sha256)" xfer_intact rdD
 
 stats_refresh || true
 stats_diag
