@@ -14,7 +14,9 @@
 #        advances by about the 1 s stats interval (0.5 to 3 s) from one update to the next;
 #      - level established, sync: the SYN and the SYN+ACK pass at once, the client's
 #        handshake-completing ACK reaches the server only after the timeout;
-#      - async strategy: unaffected (a quick connect, no WAIT timeout).
+#      - async strategy: unaffected (a quick connect, no WAIT timeout);
+#      - (a5) one replica paused: with FW_SYNC_REPLICAS=1 the other's acknowledgement releases
+#        the SYN at once, with all it waits for the timeout.
 #  (b) with the replicas running, sync mode: when connect() returns (the SYN+ACK left the
 #      worker), the connection's entry is on every replica, 50 times out of 50, written for this
 #      connection (its t= not older than the connect() call) and at least SYN_RECV (rank >= 2: a
@@ -288,6 +290,31 @@ for access in transaction dirty; do
     w1=$(stat_get wait_timeouts) f1=$(stat_get policy_forwards)
     check "$c: no WAIT timeout ($w0 -> $w1)" test "$w1" -eq "$w0"
     check "$c: no packet needed the policy ($f0 -> $f1)" test "$f1" -eq "$f0"
+    check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+done
+
+# ---- (a5) required replicas: FW_SYNC_REPLICAS=1 with one replica paused does not wait ----
+for need in 1 all; do
+    c="full/sync/transaction, FW_SYNC_REPLICAS=$need, replica 2 paused"
+    check "$c: node1 restarted" restart_node1 FW_SYNC_POLICY=open FW_SYNC_LEVEL=full \
+        FW_SYNC_STRATEGY=sync FW_SYNC_ACCESS=transaction FW_SYNC_WAIT_TIMEOUT_MS=$TO_MS \
+        FW_SYNC_REPLICAS=$need
+    stats_now
+    w0=$(stat_get wait_timeouts)
+    q "$FWLAB" redis-pause replica2
+    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+    q "$FWLAB" redis-resume replica2
+    stats_now
+    w1=$(stat_get wait_timeouts)
+    diag "$c: curl exit $rc, time_connect $tc s; wait_timeouts $w0 -> $w1"
+    check "$c: the request completes" test "$rc" = 0 -a "$body" = x
+    if [ "$need" = 1 ]; then
+        check "$c: replica 1's acknowledgement is enough: time_connect $tc s < $TO_S s" lt "$tc" "$TO_S"
+        check "$c: no WAIT timed out ($w0 -> $w1)" test "$w1" -eq "$w0"
+    else
+        check "$c: both are needed: the SYN waited for the timeout (time_connect $tc s >= $TO_S s)" ge "$tc" "$MIN_S"
+        check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
+    fi
     check "$c: the replicas are back in sync" wait_until 10 replicas_linked
 done
 
