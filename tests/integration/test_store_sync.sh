@@ -23,7 +23,8 @@
 #      SYN_SENT value would mean the SYN+ACK left before its own write reached the replica); at
 #      level established, when the response's first byte came (the worker holds the client's
 #      ACK, not the SYN+ACK), every replica has it as ESTABLISHED. (c) and (e) check the same.
-#  (c) the same under load, with four write lanes (FW_SYNC_CONNECTIONS=4), and with one lane that
+#  (c) the same under load, with the default (one lane, one WAIT in flight), four write lanes
+#      (FW_SYNC_CONNECTIONS=4), and with one lane that
 #      has 2 WAITs in flight (FW_SYNC_PIPELINE=2: the next batch waits at the master): while
 #      ab -c 30 keeps the lanes' WAITs in flight, 50 of 50 entries are on every replica when
 #      connect() returns, ab completes without a failure, and group commit shows: fewer WAITs
@@ -372,7 +373,7 @@ stats_now
 w1=$(stat_get wait_timeouts)
 check "$c: no WAIT timed out meanwhile ($w0 -> $w1)" test "$w1" -eq "$w0"
 # ---- (c) under load, four write lanes or two WAITs in flight: group commit keeps the guarantee ----
-for variant in "transaction 4 1" "dirty 4 1" "dirty 1 2"; do
+for variant in "transaction 1 1" "transaction 4 1" "dirty 4 1" "dirty 1 2"; do
     read -r access lanes depth <<<"$variant"
     c="full/sync/$access, write lanes: $lanes, WAITs in flight per lane: $depth, under ab -c 30"
     check "$c: node1 restarted" node1_with open FW_SYNC_ACCESS="$access" \
