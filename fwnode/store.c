@@ -331,8 +331,8 @@ int store_conn_key_parse(const char *s, size_t len, struct flow_key *k)
 const char store_function_source[] =
     "#!lua name=" KEYS_FUNCTION_LIBRARY "\n"
     "-- fw_put(conn key, bucket key; value, ttl ms, rank[, index]): writes an entry and its index\n"
-    "-- entry together (index '0': the entry is indexed already), unless the stored entry is of a\n"
-    "-- higher rank: a state never moves backwards.\n"
+    "-- entry together (index '0': the entry is indexed already, unless it is gone), unless the\n"
+    "-- stored entry is of a higher rank: a state never moves backwards.\n"
     "redis.register_function('fw_put', function(keys, args)\n"
     "  local old = redis.call('GET', keys[1])\n"
     "  if old then\n"
@@ -340,7 +340,7 @@ const char store_function_source[] =
     "    if r and r > tonumber(args[3]) then return 0 end\n"
     "  end\n"
     "  redis.call('SET', keys[1], args[1], 'PX', args[2])\n"
-    "  if args[4] ~= '0' then redis.call('SADD', keys[2], keys[1]) end\n"
+    "  if args[4] ~= '0' or not old then redis.call('SADD', keys[2], keys[1]) end\n"
     "  return 1\n"
     "end)\n";
 

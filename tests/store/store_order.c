@@ -581,7 +581,23 @@ static void t_rank(void)
     admin_cmd("GET %s", key);
     bool kept_refresh = strcmp(admin_str, theirs) == 0;
     unsigned long long refused = stats.writes_refused;
-    admin_cmd("DEL %s", key);
+
+    admin_cmd("DEL %s", key); /* gone (expired, or deleted by another worker) */
+    x.stored_ns = 1;
+    now_ns += 1000;
+    store_sync(st, &x, TMO_NS, now_ns);
+    store_flush(st);
+    run_until(lanes_answered, 1000);
+    admin_cmd("GET %s", key);
+    bool recreated = strncmp(admin_str, "ESTABLISHED owner=so ", 21) == 0;
+    admin_cmd("EVAL %s 0 %s",
+              "for _, b in ipairs(redis.call('KEYS', 'fw:bucket:*')) do "
+              "if redis.call('SISMEMBER', b, ARGV[1]) == 1 then return b end end return false",
+              key);
+    bool indexed = admin_type == RR_STRING;
+    char bucket[sizeof(admin_str)];
+    snprintf(bucket, sizeof(bucket), "%s", indexed ? admin_str : "none");
+    admin_cmd("DEL %s %s", key, indexed ? bucket : key);
     teardown();
     check(released && refused_write == 1 && kept_write,
           "rank: a write of ESTABLISHED over another worker's FIN_WAIT is refused (refused %llu), "
@@ -591,6 +607,9 @@ static void t_rank(void)
           "rank: the TTL refresh of that connection (transaction access) is refused too (refused "
           "%llu), the entry stays FIN_WAIT (%s)",
           refused, kept_refresh ? "kept" : admin_str);
+    check(recreated && indexed,
+          "rank: a refresh of an entry that is gone writes it again (%s), in its bucket index (%s)",
+          recreated ? "ESTABLISHED" : "not written", bucket);
 }
 
 /* A connection closes while its DEL waits behind a WAIT; a new connection object on the same
