@@ -196,7 +196,10 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
         write_stats(w);
         if (w->store)
             store_publish_stats(w->store, &w->pl.stats, now);
-        w->stats_due = ev_now(loop) + w->set.stats_interval_ms / 1000.0;
+        /* from the time it was due: a tick's lateness does not add up from one to the next */
+        w->stats_due += w->set.stats_interval_ms / 1000.0;
+        if (w->stats_due <= ev_now(loop))
+            w->stats_due = ev_now(loop) + w->set.stats_interval_ms / 1000.0;
     }
 }
 
