@@ -164,23 +164,32 @@ quiet_path_check() {
     fi
 }
 
-# ---- (a1, a1d) level full, sync, fail-open: the SYN waits for the WAIT timeout, then leaves ----
-# paused_open ACCESS TAG
-paused_open() {
-    local access=$1 tag=$2 c="full/sync/$1/open, replicas paused"
-    local rc tc tt body w0 f0 w1 f1 t_sent t_srv d cli_cap srv_cap skips mgets
-    check "$c: node1 restarted (WAIT timeout $TO_MS ms)" node1_mode open full sync "$access"
-    stats_now
-    w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
-    cap_start fwl-client "$tag-cli" "tcp port 80" && cli_cap=$CAP_PID
-    cap_start fwl-server "$tag-srv" "tcp port 80" && srv_cap=$CAP_PID
+# paused_request TAG MAX_S: one request (curl_w, MAX_S) while the replicas are paused, captured
+# at the client and the server (TAG-cli, TAG-srv), the worker's stats read before they resume;
+# sets the caller's rc tc tt body, and skips / mgets: the master's CLIENT REPLY and MGET calls
+paused_request() {
+    local cli_cap srv_cap
+    cap_start fwl-client "$1-cli" "tcp port 80" && cli_cap=$CAP_PID
+    cap_start fwl-server "$1-srv" "tcp port 80" && srv_cap=$CAP_PID
     rcli CONFIG RESETSTAT >/dev/null # after the worker's handshake (its CLIENT REPLY ON)
     pause_replicas
-    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b "$2")"
+    stats_now # while the replicas are still paused
     resume_replicas
     skips=$(cmdstat 'client|reply') mgets=$(cmdstat mget)
     cap_stop "$cli_cap"
     cap_stop "$srv_cap"
+}
+
+# ---- (a1, a1d) level full, sync, fail-open: the SYN waits for the WAIT timeout, then leaves ----
+# paused_open ACCESS TAG
+paused_open() {
+    local access=$1 tag=$2 c="full/sync/$1/open, replicas paused"
+    local rc tc tt body w0 f0 w1 f1 t_sent t_srv d skips mgets
+    check "$c: node1 restarted (WAIT timeout $TO_MS ms)" node1_mode open full sync "$access"
+    stats_now
+    w0=$(stat_get wait_timeouts) f0=$(stat_get policy_forwards)
+    paused_request "$tag" 10
     diag "$c: curl exit $rc, time_connect $tc s, time_total $tt s, body '$body'; CLIENT REPLY $skips, MGET $mgets"
     check "$c: the request completes (policy open)" test "$rc" = 0 -a "$body" = x
     check "$c: curl's time_connect $tc s >= the WAIT timeout $TO_S s" ge "$tc" "$MIN_S"
@@ -209,20 +218,11 @@ paused_open() {
 # paused_closed ACCESS TAG
 paused_closed() {
     local access=$1 tag=$2 c="full/sync/$1/closed, replicas paused"
-    local rc tc tt body d0 w0 d1 w1 nsyn nsrv t0 cli_cap srv_cap skips mgets
+    local rc tc tt body d0 w0 d1 w1 nsyn nsrv t0 skips mgets
     check "$c: node1 restarted" node1_mode closed full sync "$access"
     stats_now
     d0=$(stat_get policy_drops) w0=$(stat_get wait_timeouts)
-    cap_start fwl-client "$tag-cli" "tcp port 80" && cli_cap=$CAP_PID
-    cap_start fwl-server "$tag-srv" "tcp port 80" && srv_cap=$CAP_PID
-    rcli CONFIG RESETSTAT >/dev/null
-    pause_replicas
-    read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b 3.5)"
-    stats_now # while the replicas are still paused
-    resume_replicas
-    skips=$(cmdstat 'client|reply') mgets=$(cmdstat mget)
-    cap_stop "$cli_cap"
-    cap_stop "$srv_cap"
+    paused_request "$tag" 3.5
     d1=$(stat_get policy_drops) w1=$(stat_get wait_timeouts)
     nsyn=$(count_pkts "$tag-cli" "$SYN_OUT")
     nsrv=$(count_pkts "$tag-srv" "$SYN_OUT")
