@@ -13,7 +13,8 @@
 #        hold_p99_us says a packet was held for the WAIT timeout, wait_timeouts >= 1, and ts_ms
 #        advances by about the 1 s stats interval (0.5 to 3 s) from one update to the next;
 #      - level established, sync: the SYN and the SYN+ACK pass at once, the client's
-#        handshake-completing ACK reaches the server only after the timeout;
+#        handshake-completing ACK reaches the server only after the timeout; fail-closed (a3c):
+#        it never does (nor anything after it), the server resends its SYN+ACK, curl times out;
 #      - async strategy: unaffected (a quick connect, no WAIT timeout);
 #      - (a5) one replica paused: with FW_SYNC_REPLICAS=1 the other's acknowledgement releases
 #        the SYN at once, with all it waits for the timeout.
@@ -276,6 +277,29 @@ stats_now
 w1=$(stat_get wait_timeouts)
 check "$c: wait_timeouts grows ($w0 -> $w1)" test "$w1" -gt "$w0"
 check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+
+# ---- (a3c) level established, sync, fail-closed: the handshake never completes ----
+c="established/sync/closed, replicas paused"
+check "$c: node1 restarted" node1_mode closed established sync
+stats_now
+d0=$(stat_get policy_drops)
+cap_start fwl-server a3c-srv "tcp port 80" && srv_cap=$CAP_PID
+pause_replicas
+read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b 3.5)"
+stats_now # while the replicas are still paused
+resume_replicas
+cap_stop "$srv_cap"
+d1=$(stat_get policy_drops)
+nsa=$(count_pkts a3c-srv "$SYNACK_OUT")
+nfrom=$(cap_lines a3c-srv | grep -Ec 'IP 10\.10\.1\.10\.[0-9]+ > 10\.10\.2\.10\.80: Flags \[[^S]')
+diag "$c: curl exit $rc after $tt s; at the server: $nsa SYN+ACK(s) sent, $nfrom packet(s) after the SYN from the client"
+check "$c: curl fails with a timeout (exit 28: $rc)" test "$rc" = 28
+check "$c: the server answered the SYN ($nsa SYN+ACKs: resent, no ACK came)" test "$nsa" -ge 2
+check "$c: nothing of the client but its SYN reached the server ($nfrom)" test "$nfrom" -eq 0
+check "$c: policy_drops grows ($d0 -> $d1)" test "$d1" -gt "$d0"
+check "$c: the replicas are back in sync" wait_until 10 replicas_linked
+read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b)"
+check "$c: with the replicas back, a new connection passes (exit $rc)" test "$rc" = 0 -a "$body" = x
 
 # ---- (a4) async strategy: paused replicas change nothing ----
 for access in transaction dirty; do
