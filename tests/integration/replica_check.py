@@ -34,10 +34,14 @@ TCP_STATES = ["NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_
 RANK_SYN_RECV = TCP_STATES.index("SYN_RECV")
 
 
-def judge(level, value, t0_ms):
-    """Why the value seen on a replica breaks the guarantee at level, or None when it does not."""
+def parse(value):
+    """An entry's state word and its name=value fields."""
     words = value.split(" ")
-    fields = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+    return words[0], dict(w.split("=", 1) for w in words[1:] if "=" in w)
+
+
+def judge(level, state, fields, t0_ms):
+    """Why the entry seen on a replica breaks the guarantee at level, or None when it does not."""
     try:
         rank, t = int(fields["rank"]), int(fields["t"])
     except (KeyError, ValueError):
@@ -45,9 +49,9 @@ def judge(level, value, t0_ms):
     if t < t0_ms - 1:  # the worker's clock is the same CLOCK_REALTIME (1 ms: rounding)
         return "written %d ms before connect(): not this connection's" % (t0_ms - t)
     if level == "established":
-        return None if words[0] == "ESTABLISHED" else "state %s, not ESTABLISHED" % words[0]
-    if words[0] not in TCP_STATES or TCP_STATES.index(words[0]) < RANK_SYN_RECV:
-        return "state %s, before SYN_RECV" % words[0]
+        return None if state == "ESTABLISHED" else "state %s, not ESTABLISHED" % state
+    if state not in TCP_STATES or TCP_STATES.index(state) < RANK_SYN_RECV:
+        return "state %s, before SYN_RECV" % state
     if rank < RANK_SYN_RECV:
         return "rank %d < %d (SYN_RECV)" % (rank, RANK_SYN_RECV)
     return None
@@ -140,11 +144,11 @@ def main():
                 missing.append([i, ip, key])
             else:
                 found[ip] += 1
-                w = v.split(" ", 1)[0]
-                states[w] = states.get(w, 0) + 1
-                rk = v.split(" rank=", 1)[1].split(" ", 1)[0] if " rank=" in v else "?"
+                state, fields = parse(v)
+                states[state] = states.get(state, 0) + 1
+                rk = fields.get("rank", "?")
                 ranks[rk] = ranks.get(rk, 0) + 1
-                why = judge(a.level, v, t0_ms)
+                why = judge(a.level, state, fields, t0_ms)
                 if why is None:
                     good[ip] += 1
                 else:

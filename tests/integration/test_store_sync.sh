@@ -283,12 +283,7 @@ c="established/sync/closed, replicas paused"
 check "$c: node1 restarted" node1_mode closed established sync
 stats_now
 d0=$(stat_get policy_drops)
-cap_start fwl-server a3c-srv "tcp port 80" && srv_cap=$CAP_PID
-pause_replicas
-read -r rc tc tt body <<<"$(curl_w http://10.10.2.10/1b 3.5)"
-stats_now # while the replicas are still paused
-resume_replicas
-cap_stop "$srv_cap"
+paused_request a3c 3.5
 d1=$(stat_get policy_drops)
 nsa=$(count_pkts a3c-srv "$SYNACK_OUT")
 nfrom=$(cap_lines a3c-srv | grep -Ec 'IP 10\.10\.1\.10\.[0-9]+ > 10\.10\.2\.10\.80: Flags \[[^S]')
