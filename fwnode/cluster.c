@@ -394,6 +394,38 @@ static void chunk_free(struct chunk *k)
     free(k);
 }
 
+/* The loader's queue of MGETs to send: appended as indexes are read, a chunk whose MGET was lost
+ * with the connection put back in front, taken from the front. */
+static void chunk_append(struct loader *l, struct chunk *k)
+{
+    k->next = NULL;
+    if (l->tail)
+        l->tail->next = k;
+    else
+        l->head = k;
+    l->tail = k;
+}
+
+static void chunk_push(struct loader *l, struct chunk *k)
+{
+    k->next = l->head;
+    l->head = k;
+    if (!l->tail)
+        l->tail = k;
+}
+
+static struct chunk *chunk_take(struct loader *l)
+{
+    struct chunk *k = l->head;
+    if (k) {
+        l->head = k->next;
+        if (!l->head)
+            l->tail = NULL;
+        k->next = NULL;
+    }
+    return k;
+}
+
 /* The end of a load command: counted out, and the next ones sent unless the connection went
  * (then what is left is sent when it is back). */
 static void load_done(struct cluster *c, struct load_cmd *lc, const struct redis_reply *rr)
@@ -435,10 +467,7 @@ static void on_mget(struct redis_ev *r, const struct redis_reply *rr, void *arg)
             redis_ev_cmdv(r, on_ignore, NULL, ngone, gone, NULL);
         chunk_free(k);
     } else if (current && redis_reply_type(rr) == RR_NONE) {
-        k->next = l->head; /* the connection went: asked again when it is back */
-        l->head = k;
-        if (!l->tail)
-            l->tail = k;
+        chunk_push(l, k); /* the connection went: asked again when it is back */
     } else {
         l->failed += current; /* an error reply: those flows are looked up when they come */
         chunk_free(k);
@@ -468,11 +497,7 @@ static void on_members(struct redis_ev *r, const struct redis_reply *rr, void *a
             free(k);
             break;
         }
-        if (l->tail)
-            l->tail->next = k;
-        else
-            l->head = k;
-        l->tail = k;
+        chunk_append(l, k);
     }
     if (current && redis_reply_type(rr) == RR_NONE) {
         l->want[lc->bucket] = 1; /* the connection went: read again when it is back */
@@ -506,10 +531,7 @@ static void load_pump(struct cluster *c)
                 free(lc);
                 return;
             }
-            l->head = k->next;
-            if (!l->head)
-                l->tail = NULL;
-            lc->chunk = k;
+            lc->chunk = chunk_take(l);
         } else {
             while (l->next < l->nbuckets && !l->want[l->next])
                 l->next++;
@@ -545,12 +567,9 @@ static void load_pump(struct cluster *c)
 
 static void load_reset(struct loader *l)
 {
-    while (l->head) {
-        struct chunk *k = l->head;
-        l->head = k->next;
+    struct chunk *k;
+    while ((k = chunk_take(l)))
         chunk_free(k);
-    }
-    l->tail = NULL;
     free(l->want);
     l->want = NULL;
     l->nbuckets = l->next = 0;
