@@ -95,6 +95,28 @@ check "traffic flows after the failover" curl_ok 10
 check "redis-start master: the old master comes back" q "$FWLAB" redis-start master
 old_is_replica() { rcli_at 0 ROLE | head -n 1 | grep -qx slave; }
 check "... and the Sentinels make it a replica of the new master (20 s)" wait_until 20 old_is_replica
+# a hung master twice: once the Sentinels moved away from the first, 'redis-pause master' stops
+# the next one; 'redis-resume master' gives back the last one stopped, then the one before it
+sentinel_master() {
+    ip netns exec fwl-mgmt /usr/bin/redis-cli -h 10.10.0.221 -p 26379 SENTINEL get-master-addr-by-name fwmaster 2>/dev/null | head -n 1
+}
+master_moved_from() { local m; m=$(sentinel_master); [ -n "$m" ] && [ "$m" != "$1" ]; }
+paused_instances() { "$FWLAB" status | sed -n 's/^  \(redis[0-9]\) .*PAUSED.*/\1/p' | sort | tr '\n' ' '; }
+m1=$(sentinel_master)
+m1=redis$((${m1##*.} - 200))
+q "$FWLAB" redis-pause master
+check "redis-pause master: $m1 stopped" test "$(paused_instances)" = "$m1 "
+check "the Sentinels elect another master within 20 s" wait_until 20 master_moved_from "10.10.0.$((200 + ${m1#redis}))"
+m2=$(sentinel_master)
+m2=redis$((${m2##*.} - 200))
+q "$FWLAB" redis-pause master
+check "redis-pause master again: the new master $m2 stopped too" \
+    test "$(paused_instances)" = "$(printf '%s\n' "$m1" "$m2" | sort | tr '\n' ' ')"
+q "$FWLAB" redis-resume master
+check "redis-resume master: $m2, the last one stopped, runs again" test "$(paused_instances)" = "$m1 "
+q "$FWLAB" redis-resume master
+check "redis-resume master again: $m1 runs again" test -z "$(paused_instances)"
+check "traffic flows once the Sentinels settled (30 s)" wait_until 30 curl_ok 3
 
 old=$(worker_pid)
 check "kill node1 succeeds" q "$FWLAB" kill node1
