@@ -148,11 +148,12 @@ images: base-image
 	docker/build
 
 format:
-	clang-format -i common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch] tests/store/*.c
+	clang-format -i common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch] tests/store/*.c \
+		bench/*.c tests/fuzz/*.c
 
 check-format:
 	clang-format --dry-run --Werror common/*.[ch] fwnode/*.[ch] emgr/*.[ch] tests/unit/*.[ch] \
-		tests/store/*.c
+		tests/store/*.c bench/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(B)

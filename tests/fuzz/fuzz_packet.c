@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setenv("FW_CONN_MAX", "64", 1); /* small: the table's limit is reached too */
         if (config_load(fwnode_options, &set, NULL, err, sizeof(err)) != 0)
             abort();
-        setenv("FW_RULES", "allow tcp on a to any port 80;allow udp on a to any port 53;allow icmp on a", 1);
+        setenv("FW_RULES",
+               "allow tcp on a to any port 80;allow udp on a to any port 53;allow icmp on a", 1);
         config_free(fwnode_options, &set);
         memset(&set, 0, sizeof(set));
         if (config_load(fwnode_options, &set, NULL, err, sizeof(err)) != 0)
