@@ -2,12 +2,16 @@
  * entry-sized value followed by WAIT, on one connection, as fwnode's sync/dirty mode issues them,
  * timed from sending to the WAIT reply. Prints p50, p90, p99 in microseconds.
  *
- *   storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT [dirty|transaction [INTERVAL_US]]
+ *   storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT
+ *            [dirty|transaction|function [INTERVAL_US]]
  *
- * With "transaction": MULTI, SET, SADD, EXEC, then WAIT (the sync/transaction commands, without
- * the worker's function). With INTERVAL_US: one round trip every INTERVAL_US at most (a probe of
- * the store's latency while something else loads it, at a rate too low to add much load), until
- * COUNT or SIGTERM / SIGINT; the percentiles are over the round trips done. */
+ * With "transaction": MULTI, SET, SADD, EXEC, then WAIT (a transaction of plain commands). With
+ * "function": MULTI, FCALL fw_put, EXEC, then WAIT: the very write of fwnode's sync/transaction
+ * mode, through the function a worker loads into Redis (run it while a worker is up), so that a
+ * hold compared with it shows what the worker adds to the store's own latency. With INTERVAL_US:
+ * one round trip every INTERVAL_US at most (a probe of the store's latency while something else
+ * loads it, at a rate too low to add much load), until COUNT or SIGTERM / SIGINT; the
+ * percentiles are over the round trips done. */
 #include <ev.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +26,7 @@ struct run {
     struct ev_loop *loop;
     struct redis_ev *r;
     int replicas, count, done;
-    int multi;
+    enum { MODE_DIRTY, MODE_TRANSACTION, MODE_FUNCTION } mode;
     double interval_us;
     double *lat;
     double t0;
@@ -61,6 +65,22 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
     }
 }
 
+/* function mode: fw_put answers 1 (written) or 0 (a higher rank is stored: never here); an error
+ * (no function loaded: no worker has started) ends the run */
+static void on_exec(struct redis_ev *r, const struct redis_reply *rr, void *arg)
+{
+    (void)r;
+    struct run *rn = arg;
+    const struct redis_reply *e = redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == 1
+                                      ? redis_reply_elem(rr, 0)
+                                      : NULL;
+    if (!e || redis_reply_type(e) != RR_INTEGER) {
+        const char *why = e ? redis_reply_str(e, NULL) : redis_reply_str(rr, NULL);
+        fprintf(stderr, "storertt: EXEC of FCALL fw_put: %s\n", why ? why : "unexpected reply");
+        ev_break(rn->loop, EVBREAK_ALL);
+    }
+}
+
 static void on_pace(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)loop, (void)revents;
@@ -79,11 +99,15 @@ static void next(struct run *rn)
     const char *val = "ESTABLISHED owner=bench orig=a side=a rank=3 v=1 t=1795666768579";
     snprintf(key, sizeof(key), "fw:conn:tcp:10.99.0.1:%d:10.99.0.2:80", rn->done % 60000);
     rn->t0 = now_us();
-    if (rn->multi) {
+    if (rn->mode == MODE_TRANSACTION) {
         redis_ev_cmd(rn->r, NULL, NULL, "MULTI");
         redis_ev_cmd(rn->r, NULL, NULL, "SET %s %s PX 60000", key, val);
         redis_ev_cmd(rn->r, NULL, NULL, "SADD fw:bucket:bench %s", key);
         redis_ev_cmd(rn->r, NULL, NULL, "EXEC");
+    } else if (rn->mode == MODE_FUNCTION) {
+        redis_ev_cmd(rn->r, NULL, NULL, "MULTI");
+        redis_ev_cmd(rn->r, NULL, NULL, "FCALL fw_put 2 %s fw:bucket:bench %s 60000 3 1", key, val);
+        redis_ev_cmd(rn->r, on_exec, rn, "EXEC");
     } else {
         redis_ev_cmd(rn->r, NULL, NULL, "SET %s %s PX 60000", key, val);
     }
@@ -110,7 +134,7 @@ int main(int argc, char **argv)
 {
     if (argc < 7) {
         fprintf(stderr, "usage: storertt HOST PORT USER PASSWORD_FILE REPLICAS COUNT "
-                        "[dirty|transaction [INTERVAL_US]]\n");
+                        "[dirty|transaction|function [INTERVAL_US]]\n");
         return 2;
     }
     char pw[256] = "", err[256];
@@ -119,7 +143,14 @@ int main(int argc, char **argv)
         return 2;
     }
     struct run rn = {.replicas = atoi(argv[5]), .count = atoi(argv[6])};
-    rn.multi = argc > 7 && strcmp(argv[7], "transaction") == 0;
+    if (argc > 7 && strcmp(argv[7], "transaction") == 0) {
+        rn.mode = MODE_TRANSACTION;
+    } else if (argc > 7 && strcmp(argv[7], "function") == 0) {
+        rn.mode = MODE_FUNCTION;
+    } else if (argc > 7 && strcmp(argv[7], "dirty") != 0) {
+        fprintf(stderr, "storertt: unknown mode '%s' (dirty, transaction, function)\n", argv[7]);
+        return 2;
+    }
     rn.interval_us = argc > 8 ? atof(argv[8]) : 0;
     if (rn.count < 1 || !(rn.lat = calloc((size_t)rn.count, sizeof(double))))
         return 2;
