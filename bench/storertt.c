@@ -76,7 +76,7 @@ static void on_exec(struct redis_ev *r, const struct redis_reply *rr, void *arg)
                                       : NULL;
     if (!e || redis_reply_type(e) != RR_INTEGER) {
         const char *why = e ? redis_reply_str(e, NULL) : redis_reply_str(rr, NULL);
-        fprintf(stderr, "storertt: EXEC of FCALL fw_put: %s\n", why ? why : "unexpected reply");
+        fprintf(stderr, "storertt: EXEC of FCALL fw_put: %s\n", *why ? why : "unexpected reply");
         ev_break(rn->loop, EVBREAK_ALL);
     }
 }
@@ -97,7 +97,9 @@ static void next(struct run *rn)
 {
     char key[64];
     const char *val = "ESTABLISHED owner=bench orig=a side=a rank=3 v=1 t=1795666768579";
-    snprintf(key, sizeof(key), "fw:conn:tcp:10.99.0.1:%d:10.99.0.2:80", rn->done % 60000);
+    /* keys of their own per mode: two probes running together never write each other's */
+    snprintf(key, sizeof(key), "fw:conn:tcp:10.99.%d.1:%d:10.99.%d.2:80", (int)rn->mode,
+             rn->done % 60000, (int)rn->mode);
     rn->t0 = now_us();
     if (rn->mode == MODE_TRANSACTION) {
         redis_ev_cmd(rn->r, NULL, NULL, "MULTI");
