@@ -11,15 +11,15 @@
 
 #include "stats.h"
 
-/* Maps ns to its bin: values below HIST_SUB are exact; above, the top 4 bits after the leading one
- * select one of HIST_SUB sub-buckets of the power of two. */
+/* Maps ns to its bin: values below HIST_SUB are exact; above, the HIST_SUB_BITS bits after the
+ * leading one select one of HIST_SUB sub-buckets of the power of two. */
 static unsigned hist_bin(uint64_t ns)
 {
     if (ns < HIST_SUB)
         return (unsigned)ns;
-    unsigned p = 63u - (unsigned)__builtin_clzll(ns); /* >= 4 */
-    unsigned sub = (unsigned)(ns >> (p - 4)) & (HIST_SUB - 1);
-    unsigned bin = (p - 3) * HIST_SUB + sub;
+    unsigned p = 63u - (unsigned)__builtin_clzll(ns); /* >= HIST_SUB_BITS */
+    unsigned sub = (unsigned)(ns >> (p - HIST_SUB_BITS)) & (HIST_SUB - 1);
+    unsigned bin = (p - HIST_SUB_BITS + 1) * HIST_SUB + sub;
     return bin < HIST_POWERS * HIST_SUB ? bin : HIST_POWERS * HIST_SUB - 1;
 }
 
@@ -28,8 +28,8 @@ static uint64_t hist_bin_low(unsigned bin)
 {
     if (bin < HIST_SUB)
         return bin;
-    unsigned p = bin / HIST_SUB + 3, sub = bin % HIST_SUB;
-    return ((uint64_t)(HIST_SUB + sub)) << (p - 4);
+    unsigned p = bin / HIST_SUB + HIST_SUB_BITS - 1, sub = bin % HIST_SUB;
+    return ((uint64_t)(HIST_SUB + sub)) << (p - HIST_SUB_BITS);
 }
 
 void hist_add(struct hist *h, uint64_t ns)
@@ -48,12 +48,13 @@ uint64_t hist_quantile(const struct hist *h, double q)
         rank = h->count - 1;
     uint64_t seen = 0;
     for (unsigned i = 0; i < HIST_POWERS * HIST_SUB; i++) {
-        seen += h->bins[i];
-        if (seen > rank) {
-            /* the middle of the bin */
+        if (seen + h->bins[i] > rank) {
+            /* the bin's samples taken as spread evenly over it: the rank's place among them */
             uint64_t lo = hist_bin_low(i), hi = hist_bin_low(i + 1);
-            return lo + (hi - lo) / 2;
+            double at = ((double)(rank - seen) + 0.5) / (double)h->bins[i];
+            return lo + (uint64_t)((double)(hi - lo) * at);
         }
+        seen += h->bins[i];
     }
     return 0;
 }

@@ -9,10 +9,12 @@
 #include "packet.h"
 #include "tcp_state.h"
 
-/* A log-linear histogram of durations in nanoseconds: 16 sub-buckets per power of two, so a
- * percentile is exact to within 1/16 (6%). Fixed size, no allocation. */
-#define HIST_SUB    16
-#define HIST_POWERS 40
+/* A log-linear histogram of durations in nanoseconds: 64 sub-buckets per power of two, so a bin
+ * is at most 1/64 (1.6%) wide, and a percentile is interpolated within its bin. Fixed size
+ * (20 KiB), no allocation. */
+#define HIST_SUB_BITS 6
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_POWERS   40
 struct hist {
     uint64_t count;
     uint64_t sum_ns;

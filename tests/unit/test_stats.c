@@ -29,8 +29,32 @@ static void test_quantiles_within_resolution(void **state)
     double want[] = {5000e3, 9000e3, 9900e3};
     for (int i = 0; i < 3; i++) {
         double got = (double)hist_quantile(&h, q[i]);
-        assert_true(got > want[i] * 0.93 && got < want[i] * 1.07);
+        assert_true(got > want[i] * 0.99 && got < want[i] * 1.01); /* interpolated in a bin */
     }
+}
+
+static void test_quantile_within_one_bin(void **state)
+{
+    (void)state;
+    static struct hist h;
+    hist_reset(&h);
+    for (int i = 0; i < 100; i++)
+        hist_add(&h, 400000000); /* 400 ms: a bin of 2^22 ns, 1/64 of its power of two */
+    double q[] = {0.01, 0.5, 0.99};
+    for (int i = 0; i < 3; i++) {
+        double got = (double)hist_quantile(&h, q[i]);
+        assert_true(got >= 400e6 * (1 - 1.0 / 64) && got < 400e6 * (1 + 1.0 / 64));
+    }
+    /* two clusters: p50 in the lower, p90 in the upper, each within its bin */
+    hist_reset(&h);
+    for (int i = 0; i < 600; i++)
+        hist_add(&h, 150000);
+    for (int i = 0; i < 400; i++)
+        hist_add(&h, 250000);
+    double p50 = (double)hist_quantile(&h, 0.5), p90 = (double)hist_quantile(&h, 0.9);
+    assert_true(p50 >= 150e3 * (1 - 1.0 / 64) && p50 < 150e3 * (1 + 1.0 / 64));
+    assert_true(p90 >= 250e3 * (1 - 1.0 / 64) && p90 < 250e3 * (1 + 1.0 / 64));
+    assert_true(hist_quantile(&h, 0.5) <= hist_quantile(&h, 0.59));
 }
 
 static void test_small_and_huge_values(void **state)
@@ -202,6 +226,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantiles_within_resolution),
+        cmocka_unit_test(test_quantile_within_one_bin),
         cmocka_unit_test(test_small_and_huge_values),
         cmocka_unit_test(test_write_names),
         cmocka_unit_test(test_file_writer),
