@@ -26,6 +26,7 @@ struct run {
     struct ev_loop *loop;
     struct redis_ev *r;
     int replicas, count, done;
+    bool stopping; /* SIGTERM / SIGINT, or an error reported: what is in flight is dropped */
     enum { MODE_DIRTY, MODE_TRANSACTION, MODE_FUNCTION } mode;
     double interval_us;
     double *lat;
@@ -47,8 +48,13 @@ static void on_wait(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
     (void)r;
     struct run *rn = arg;
+    if (rn->stopping)
+        return;
     if (redis_reply_type(rr) != RR_INTEGER) {
-        fprintf(stderr, "storertt: WAIT: %s\n", redis_reply_str(rr, NULL));
+        fprintf(stderr, "storertt: WAIT: %s\n",
+                redis_reply_type(rr) == RR_NONE ? "no reply (connection lost)"
+                                                : redis_reply_str(rr, NULL));
+        rn->stopping = true;
         ev_break(rn->loop, EVBREAK_ALL);
         return;
     }
@@ -71,12 +77,15 @@ static void on_exec(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
     (void)r;
     struct run *rn = arg;
+    if (rn->stopping)
+        return;
     const struct redis_reply *e = redis_reply_type(rr) == RR_ARRAY && redis_reply_count(rr) == 1
                                       ? redis_reply_elem(rr, 0)
                                       : NULL;
     if (!e || redis_reply_type(e) != RR_INTEGER) {
         const char *why = e ? redis_reply_str(e, NULL) : redis_reply_str(rr, NULL);
         fprintf(stderr, "storertt: EXEC of FCALL fw_put: %s\n", *why ? why : "unexpected reply");
+        rn->stopping = true;
         ev_break(rn->loop, EVBREAK_ALL);
     }
 }
@@ -89,7 +98,8 @@ static void on_pace(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void on_stop(struct ev_loop *loop, ev_signal *s, int revents)
 {
-    (void)s, (void)revents;
+    (void)revents;
+    ((struct run *)s->data)->stopping = true;
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -161,6 +171,7 @@ int main(int argc, char **argv)
     rn.pace.data = &rn;
     ev_signal_init(&rn.term, on_stop, SIGTERM);
     ev_signal_init(&rn.intr, on_stop, SIGINT);
+    rn.term.data = rn.intr.data = &rn;
     ev_signal_start(rn.loop, &rn.term);
     ev_signal_start(rn.loop, &rn.intr);
     struct redis_ev_config rc = {.host = argv[1],
