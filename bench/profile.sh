@@ -2,8 +2,8 @@
 # The host profiles of the benchmarks (sourced): how the data path shares this host's CPUs with
 # the load. `shared`: every process at normal priority, veth delivery inline in the sender (the
 # lab's default). `dedicated`: the data path as deployed on CPUs of its own: the worker with
-# FW_RT_PRIORITY=50 (SCHED_FIFO) and, in bench/modes, FW_SYNC_CONNECTIONS=4 (Redis has CPU to spare
-# for four write lanes), the Redis servers under SCHED_FIFO above it (the worker waits for them), and the switch ports a firewall sends into received in NAPI threads of their own under
+# FW_RT_PRIORITY=50 (SCHED_FIFO), the Redis servers under SCHED_FIFO above it (the worker waits for
+# them), and the switch ports a firewall sends into received in NAPI threads of their own under
 # SCHED_FIFO, as a NIC hands packets to the wire instead of running the next host's stack.
 
 # wire on|off PORT...: the switch ports (in fwl-sw) a firewall sends into receive in a NAPI

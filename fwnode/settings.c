@@ -140,12 +140,12 @@ const struct cfg_option fwnode_options[] = {
     SYNC_OPT_ROWS(struct fwnode_settings, sync, "none"),
     {"buckets", "FW_BUCKETS", "sync.buckets", CFG_INT, "1024", OFF(buckets), 1, 65536, NULL,
      config_valid_pow2, "number of buckets connections hash to (a power of two)"},
-    {"connections", "FW_SYNC_CONNECTIONS", "sync.connections", CFG_INT, "1", OFF(connections), 1,
+    {"connections", "FW_SYNC_CONNECTIONS", "sync.connections", CFG_INT, "4", OFF(connections), 1,
      16, NULL, NULL,
      "connections to the Redis master that writes are spread over; each has at most one WAIT "
      "in flight (group commit) and a synchronous write takes the one that commits it soonest; "
-     "more shorten holds under load and cost the master more WAITs (use them where it has CPU "
-     "to spare)"},
+     "more shorten holds under load and cost the master more WAITs, 1 commits the most writes "
+     "per WAIT"},
     {"pipeline", "FW_SYNC_PIPELINE", "sync.pipeline", CFG_INT, "1", OFF(pipeline), 1, 4, NULL, NULL,
      "WAITs one connection to the master may have in flight: with 2 the next batch waits at the "
      "master behind the WAIT in flight, applied the moment it returns (shorter holds; fewer "

@@ -24,8 +24,8 @@
 #      SYN_SENT value would mean the SYN+ACK left before its own write reached the replica); at
 #      level established, when the response's first byte came (the worker holds the client's
 #      ACK, not the SYN+ACK), every replica has it as ESTABLISHED. (c) and (e) check the same.
-#  (c) the same under load, with the default (one lane, one WAIT in flight), four write lanes
-#      (FW_SYNC_CONNECTIONS=4), and with one lane that
+#  (c) the same under load, with one lane and one WAIT in flight, four write lanes (the
+#      default, FW_SYNC_CONNECTIONS=4), and with one lane that
 #      has 2 WAITs in flight (FW_SYNC_PIPELINE=2: the next batch waits at the master): while
 #      ab -c 30 keeps the lanes' WAITs in flight, 50 of 50 entries are on every replica when
 #      connect() returns, ab completes without a failure, and group commit shows: fewer WAITs
