@@ -501,8 +501,9 @@ static void on_cmd_state(struct redis_ev *r, bool up, const char *why, void *arg
     struct manager *m = arg;
     if (up) {
         log_info("redis: %s", why);
-        /* the manager relies on keyspace events of expirations and sets */
-        redis_ev_cmd(m->cmd, on_notify_set, m, "CONFIG SET notify-keyspace-events KEA");
+        /* the manager relies on keyspace events of sets, deletes and expirations (redis.conf:
+         * no more, since every write makes the events enabled) */
+        redis_ev_cmd(m->cmd, on_notify_set, m, "CONFIG SET notify-keyspace-events Kg$x");
         on_lease_timer(m->loop, &m->lease_timer, 0);
     } else {
         log_warnx("redis: %s", why);
