@@ -451,7 +451,8 @@ static void on_lease_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- events ---- */
 
-/* Keyspace events of fw:node:* (set, expired, del) and requests on fw:emgr. */
+/* Keyspace events of fw:node:* (set, expired; del and expire where the server sends the generic
+ * class too) and requests on fw:emgr. */
 static void on_event(struct redis_ev *r, const struct redis_reply *rr, void *arg)
 {
     (void)r;
@@ -462,12 +463,14 @@ static void on_event(struct redis_ev *r, const struct redis_reply *rr, void *arg
     const char *kind = redis_reply_str(redis_reply_elem(rr, 0), NULL);
     const char *payload = redis_reply_str(redis_reply_elem(rr, n - 1), NULL);
     if (strcmp(kind, "pmessage") == 0 && n == 4) {
-        /* a heartbeat key expired, was deleted, or a worker not known alive set one: look now
-         * rather than at the next period (a heartbeat of a live worker changes nothing) */
+        /* a heartbeat key expired or was deleted, or a worker not known alive wrote one: look
+         * now rather than at the next period (a heartbeat of a live worker, its "set" and, with
+         * the generic class on, the "expire" of its PX, changes nothing) */
         const char *channel = redis_reply_str(redis_reply_elem(rr, 2), NULL);
         const char *id = strstr(channel, KEYS_NODE_PREFIX);
         int k = id ? assign_find(m->members, m->nmembers, id + strlen(KEYS_NODE_PREFIX)) : -1;
-        bool news = strcmp(payload, "set") != 0 || k < 0 || !m->members[k].alive;
+        bool gone = strcmp(payload, "expired") == 0 || strcmp(payload, "del") == 0;
+        bool news = gone || k < 0 || !m->members[k].alive;
         if (news && !ev_is_active(&m->soon)) {
             ev_timer_set(&m->soon, 0.0, 0.);
             ev_timer_start(m->loop, &m->soon);
@@ -501,9 +504,9 @@ static void on_cmd_state(struct redis_ev *r, bool up, const char *why, void *arg
     struct manager *m = arg;
     if (up) {
         log_info("redis: %s", why);
-        /* the manager relies on keyspace events of sets, deletes and expirations (redis.conf:
-         * no more, since every write makes the events enabled) */
-        redis_ev_cmd(m->cmd, on_notify_set, m, "CONFIG SET notify-keyspace-events Kg$x");
+        /* the manager relies on keyspace events of sets and expirations (redis.conf: no more,
+         * since every write makes the events enabled) */
+        redis_ev_cmd(m->cmd, on_notify_set, m, "CONFIG SET notify-keyspace-events K$x");
         on_lease_timer(m->loop, &m->lease_timer, 0);
     } else {
         log_warnx("redis: %s", why);
