@@ -138,9 +138,10 @@ rstats_check() {
         "setup_p99 $(rstats_field "$h" setup_p99_us) us, wait_timeouts $wt, state_writes $(rstats_field "$h" state_writes)"
     # The histogram has 64 sub-buckets per power of two and a quantile lies within its bin: 400 ms
     # (2^28 <= 4e8 ns < 2^29, sub-buckets 2^22 ns wide) is in [95*2^22, 96*2^22) ns = [398.5,
-    # 402.7) ms; a longer hold lands in a later bin (higher), one under 390.1 ms (93*2^22 ns) in
-    # a bin below 390.1 ms. So >= 390000 means a packet was held about 390 ms or longer. p99 is
-    # the largest sample here (under 100 held packets since the restart).
+    # 402.7) ms; a longer hold lands in a later bin (higher), and a value is reported within its
+    # bin, so >= 390000 means a sample in bin 92 ([385.9, 390.1) ms) or later: a packet held
+    # 385.9 ms or longer. p99 is the largest sample here (under 100 held packets since the
+    # restart).
     check "$c: hold_p99_us in Redis ${hold:-absent} >= 390000 (a packet held for the $TO_MS ms WAIT timeout)" \
         ge "${hold:-0}" 390000
     check "$c: wait_timeouts in Redis ${wt:-absent} >= 1" test "${wt:-0}" -ge 1
