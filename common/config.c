@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <libconfig.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,6 +575,44 @@ int config_valid_replicas(const struct cfg_option *opt, const void *value, char 
     if (!s || !*s || *end || n < 0 || n > 64)
         return errf(err, errlen, "must be 'all' or a number 0..64, not '%s'", s ? s : "");
     return 0;
+}
+
+int config_parse_cpus(const char *s, cpu_set_t *set, char *err, size_t errlen)
+{
+    CPU_ZERO(set);
+    const char *p = s ? s : "";
+    if (!*p)
+        return errf(err, errlen, "empty CPU list");
+    for (;;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return errf(err, errlen, "'%s': not a CPU list like 0 or 2-3,6", s);
+        unsigned long lo = strtoul(p, &end, 10), hi = lo;
+        if (*end == '-') {
+            p = end + 1;
+            if (*p < '0' || *p > '9')
+                return errf(err, errlen, "'%s': not a CPU list like 0 or 2-3,6", s);
+            hi = strtoul(p, &end, 10);
+        }
+        if (lo > hi || hi >= CPU_SETSIZE)
+            return errf(err, errlen, "'%s': CPU ranges go low-high, CPUs 0..%d", s,
+                        CPU_SETSIZE - 1);
+        for (unsigned long c = lo; c <= hi; c++)
+            CPU_SET(c, set);
+        if (!*end)
+            return 0;
+        if (*end != ',')
+            return errf(err, errlen, "'%s': not a CPU list like 0 or 2-3,6", s);
+        p = end + 1;
+    }
+}
+
+int config_valid_cpus(const struct cfg_option *opt, const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    cpu_set_t set;
+    (void)opt;
+    return !s || !*s ? 0 : config_parse_cpus(s, &set, err, errlen);
 }
 
 int config_read_secret(const char *path, char *buf, size_t len, char *err, size_t errlen)

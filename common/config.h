@@ -7,6 +7,7 @@
 #ifndef FW_CONFIG_H
 #define FW_CONFIG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -67,6 +68,11 @@ void config_dump(const struct cfg_option *tab, const void *obj, FILE *out);
 int config_valid_pow2(const struct cfg_option *opt, const void *value, char *err, size_t errlen);
 int config_valid_replicas(const struct cfg_option *opt, const void *value, char *err,
                           size_t errlen);
+
+/* Parses a CPU list ("0", "2-3,6": numbers and low-high ranges, comma-separated) into set.
+ * Returns 0, or -1 with err set. config_valid_cpus: a CFG_STRING that is "" or such a list. */
+int config_parse_cpus(const char *s, cpu_set_t *set, char *err, size_t errlen);
+int config_valid_cpus(const struct cfg_option *opt, const void *value, char *err, size_t errlen);
 
 /* Reads the first line of a secret file (a password) into buf, without its line end.
  * Returns 0 or -1 with err set. */

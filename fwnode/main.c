@@ -499,6 +499,34 @@ static int store_setup(struct fwnode *w)
     return 0;
 }
 
+/* Runs the worker on the CPUs of list (config_parse_cpus), all of them: a CPU the host does not
+ * have or does not give this process is an error, not quietly left out. Returns 0 or -1. */
+static int pin_cpus(const char *list)
+{
+    char err[160];
+    cpu_set_t want, got;
+    if (config_parse_cpus(list, &want, err, sizeof(err)) != 0) {
+        log_errorx("cpus: %s", err);
+        return -1;
+    }
+    if (sched_setaffinity(0, sizeof(want), &want) != 0) {
+        if (errno != EINVAL) {
+            log_msg(LOG_LVL_ERROR, true, "cpus '%s': cannot run there", list);
+            return -1;
+        }
+        CPU_ZERO(&got); /* EINVAL: not one of them is available */
+    } else if (sched_getaffinity(0, sizeof(got), &got) != 0) {
+        log_msg(LOG_LVL_ERROR, true, "cpus '%s': cannot read the affinity back", list);
+        return -1;
+    }
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &want) && !CPU_ISSET(c, &got)) {
+            log_errorx("cpus '%s': CPU %d is not available here", list, c);
+            return -1;
+        }
+    return 0;
+}
+
 /* Gives up every privilege once everything privileged is open: the capture handles
  * (promiscuous), the raw sockets and the filters' sockets need no capability after they are open
  * (a new filter on an open capture socket needs none either). As root: becomes user. Already
@@ -589,6 +617,8 @@ static int run_live(struct fwnode *w)
     ev_signal_start(w->loop, &w->sig_usr1);
     signal(SIGPIPE, SIG_IGN);
 
+    if (w->set.cpus[0] && pin_cpus(w->set.cpus) != 0)
+        return 1;
     if (w->set.rt_priority > 0) {
         struct sched_param sp = {.sched_priority = (int)w->set.rt_priority};
         if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {

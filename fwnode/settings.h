@@ -28,6 +28,7 @@ struct fwnode_settings {
     long rate_burst;         /* their burst, 0: the rate */
     char *user;              /* run as this user once the captures and sockets are open */
     long rt_priority;        /* SCHED_FIFO priority of the worker, 0: normal scheduling */
+    char *cpus;              /* CPU list the worker runs on ("" = no affinity) */
     long to_syn_sent, to_syn_recv, to_established, to_fin_wait, to_close_wait, to_last_ack,
         to_time_wait, to_close;          /* TCP state timeouts, seconds */
     long to_udp, to_udp_stream, to_icmp; /* pseudo-state timeouts, seconds */

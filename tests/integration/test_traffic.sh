@@ -98,6 +98,27 @@ check "worker counted forwarded packets (pkts_fwd $fwd0 -> $fwd1)" test "$fwd1" 
 check "worker counted the denied attempts (drop_rule $rule0 -> $rule1, >= 9)" \
     test "$((rule1 - rule0))" -ge 9
 
+# ---- FW_CPUS: the worker runs on the CPUs it is given, or does not start ----
+cpus_of() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$(worker_pid node1)/status"; }
+"$FWLAB" stop node1 >/dev/null 2>&1
+FW_CPUS=0 "$FWLAB" start node1 >/dev/null 2>&1
+check "FW_CPUS=0: the worker runs on CPU 0 only ($(cpus_of))" test "$(cpus_of)" = 0
+check "... and forwards (curl)" curl_1b
+"$FWLAB" stop node1 >/dev/null 2>&1
+absent=$(getconf _NPROCESSORS_CONF) # CPUs are numbered from 0: this one is not there
+check_fails "FW_CPUS=$absent (no such CPU here): the worker does not start" \
+    env FW_CPUS="$absent" "$FWLAB" start node1
+check "... and says why" grep -q "cpus '$absent': CPU $absent is not available here" "$STATE/node1.log"
+check_fails "FW_CPUS=0,$absent (one of them not here): the worker does not start either" \
+    env FW_CPUS="0,$absent" "$FWLAB" start node1
+check "... and says which" grep -q "cpus '0,$absent': CPU $absent is not available here" "$STATE/node1.log"
+check_fails "FW_CPUS=0-x (not a CPU list): the worker does not start" \
+    env FW_CPUS=0-x "$FWLAB" start node1
+check "... and says why" grep -q "FW_CPUS: '0-x': not a CPU list" "$STATE/node1.log"
+"$FWLAB" start node1 >/dev/null 2>&1
+check "without FW_CPUS the worker may run on every CPU ($(cpus_of))" \
+    test "$(cpus_of)" = "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)"
+
 # ---- a write of the stats file that hangs holds no packet ----
 # The temporary file the counters go to is made a FIFO nobody reads: the worker's writer thread
 # blocks in open() on it (seen in /proc: a thread of the worker in openat), the event loop must

@@ -595,6 +595,44 @@ static void test_dump(void **state)
     free(buf);
 }
 
+/* CPU lists (FW_CPUS): numbers and low-high ranges, comma-separated; anything else refused */
+static void test_cpu_list(void **state)
+{
+    (void)state;
+    memset(&s, 0, sizeof(s)); /* nothing loaded: nothing for teardown to free */
+    cpu_set_t set;
+    assert_int_equal(config_parse_cpus("1", &set, err, sizeof(err)), 0);
+    assert_int_equal(CPU_COUNT(&set), 1);
+    assert_true(CPU_ISSET(1, &set));
+    assert_int_equal(config_parse_cpus("0,2-4,7", &set, err, sizeof(err)), 0);
+    assert_int_equal(CPU_COUNT(&set), 5);
+    for (int c = 0; c < 8; c++)
+        assert_int_equal(CPU_ISSET(c, &set) != 0, c == 0 || (c >= 2 && c <= 4) || c == 7);
+    assert_int_equal(config_parse_cpus("3-3", &set, err, sizeof(err)), 0);
+    assert_int_equal(CPU_COUNT(&set), 1);
+
+    static const char *const bad[] = {"",       "a",   "1,",    ",1",
+                                      "1,,2",   "1-",  "-1",    "2-1",
+                                      "1 2",    "0x1", "1-2-3", "99999999999999999999",
+                                      "1048576"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(config_parse_cpus(bad[i], &set, err, sizeof(err)), -1);
+        assert_true(err[0] != '\0');
+    }
+    assert_int_equal(config_parse_cpus("2-1", &set, err, sizeof(err)), -1);
+    assert_string_equal(err, "'2-1': CPU ranges go low-high, CPUs 0..1023");
+
+    /* as a validator: "" (no affinity) passes, a bad list is refused */
+    const char *v = "";
+    assert_int_equal(config_valid_cpus(NULL, &v, err, sizeof(err)), 0);
+    v = "0-1";
+    assert_int_equal(config_valid_cpus(NULL, &v, err, sizeof(err)), 0);
+    v = "0;1";
+    assert_int_equal(config_valid_cpus(NULL, &v, err, sizeof(err)), -1);
+    assert_string_equal(err, "'0;1': not a CPU list like 0 or 2-3,6");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -623,6 +661,7 @@ int main(void)
         T(test_string_override_frees),
         T(test_usage),
         T(test_dump),
+        T(test_cpu_list),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
