@@ -5,6 +5,9 @@
 # FW_RT_PRIORITY=50 (SCHED_FIFO), the Redis servers under SCHED_FIFO above it (the worker waits for
 # them), and the switch ports a firewall sends into received in NAPI threads of their own under
 # SCHED_FIFO, as a NIC hands packets to the wire instead of running the next host's stack.
+# `pinned`: dedicated, and the worker and the store on CPUs apart: the worker on CPU 0
+# (FW_CPUS=0), the Redis master and replicas on the others, as when the store runs on hosts of
+# its own (here three servers share what is left); the load still runs anywhere.
 
 # wire on|off PORT...: the switch ports (in fwl-sw) a firewall sends into receive in a NAPI
 # thread of their own (GRO on, threaded NAPI), or inline in the sender's context (the default)
@@ -23,11 +26,18 @@ wire() {
         fi
     done
 }
-# redis_sched PROFILE: the lab's Redis master and replicas under SCHED_FIFO (dedicated; above the
-# worker, which waits for them) or not
+# redis_sched PROFILE: the lab's Redis master and replicas under SCHED_FIFO (dedicated, pinned;
+# above the worker, which waits for them) or not; pinned: on CPUs 1.. (every thread), else on any
 redis_sched() {
-    local pid
+    local pid last cpus
+    last=$(($(nproc --all) - 1))
+    cpus=0-$last
+    [ "$1" = pinned ] && [ "$last" -ge 1 ] && cpus=1-$last
     for pid in $(pgrep -x redis-server || true); do
-        if [ "$1" = dedicated ]; then chrt -f -p 60 "$pid"; else chrt -o -p 0 "$pid"; fi
+        case $1 in
+        dedicated | pinned) chrt -f -p 60 "$pid" ;;
+        *) chrt -o -p 0 "$pid" ;;
+        esac
+        taskset -a -p -c "$cpus" "$pid" >/dev/null
     done
 }
