@@ -594,9 +594,10 @@ int config_parse_cpus(const char *s, cpu_set_t *set, char *err, size_t errlen)
                 return errf(err, errlen, "'%s': not a CPU list like 0 or 2-3,6", s);
             hi = strtoul(p, &end, 10);
         }
-        if (lo > hi || hi >= CPU_SETSIZE)
-            return errf(err, errlen, "'%s': CPU ranges go low-high, CPUs 0..%d", s,
-                        CPU_SETSIZE - 1);
+        if (hi >= CPU_SETSIZE)
+            return errf(err, errlen, "'%s': CPUs are numbered 0..%d here", s, CPU_SETSIZE - 1);
+        if (lo > hi)
+            return errf(err, errlen, "'%s': a CPU range goes low-high", s);
         for (unsigned long c = lo; c <= hi; c++)
             CPU_SET(c, set);
         if (!*end)

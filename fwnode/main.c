@@ -500,31 +500,44 @@ static int store_setup(struct fwnode *w)
 }
 
 /* Runs the worker on the CPUs of list (config_parse_cpus), all of them: a CPU the host does not
- * have or does not give this process is an error, not quietly left out. Returns 0 or -1. */
+ * have or does not give this process is an error, not quietly left out. Threads started later
+ * (the stats file's writer) inherit it. Returns 0 or -1. */
 static int pin_cpus(const char *list)
 {
     char err[160];
-    cpu_set_t want, got;
+    cpu_set_t want;
     if (config_parse_cpus(list, &want, err, sizeof(err)) != 0) {
         log_errorx("cpus: %s", err);
         return -1;
     }
+    /* the affinity is read back in a set as large as the host's CPUs (more than CPU_SETSIZE
+     * on the largest hosts, where a cpu_set_t is refused) */
+    long conf = sysconf(_SC_NPROCESSORS_CONF);
+    int ncpu = conf > CPU_SETSIZE ? (int)conf : CPU_SETSIZE;
+    size_t size = CPU_ALLOC_SIZE(ncpu);
+    cpu_set_t *got = CPU_ALLOC(ncpu);
+    if (!got) {
+        log_errorx("cpus '%s': out of memory", list);
+        return -1;
+    }
+    CPU_ZERO_S(size, got);
+    int rc = 0;
     if (sched_setaffinity(0, sizeof(want), &want) != 0) {
         if (errno != EINVAL) {
             log_msg(LOG_LVL_ERROR, true, "cpus '%s': cannot run there", list);
-            return -1;
-        }
-        CPU_ZERO(&got); /* EINVAL: not one of them is available */
-    } else if (sched_getaffinity(0, sizeof(got), &got) != 0) {
+            rc = -1;
+        } /* EINVAL: not one of them is available; got stays empty */
+    } else if (sched_getaffinity(0, size, got) != 0) {
         log_msg(LOG_LVL_ERROR, true, "cpus '%s': cannot read the affinity back", list);
-        return -1;
+        rc = -1;
     }
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &want) && !CPU_ISSET(c, &got)) {
+    for (int c = 0; rc == 0 && c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &want) && !CPU_ISSET_S(c, size, got)) {
             log_errorx("cpus '%s': CPU %d is not available here", list, c);
-            return -1;
+            rc = -1;
         }
-    return 0;
+    CPU_FREE(got);
+    return rc;
 }
 
 /* Gives up every privilege once everything privileged is open: the capture handles
@@ -568,6 +581,9 @@ static int drop_privileges(const char *user)
 static int run_live(struct fwnode *w)
 {
     char err[512];
+    /* first: what is allocated from here on is allocated where the worker runs */
+    if (w->set.cpus[0] && pin_cpus(w->set.cpus) != 0)
+        return 1;
     w->steer.nbuckets = (uint32_t)w->set.buckets;
     for (int s = 0; s < 2; s++) {
         /* nothing until the filters below are set: a cluster worker starts owning no bucket */
@@ -617,8 +633,6 @@ static int run_live(struct fwnode *w)
     ev_signal_start(w->loop, &w->sig_usr1);
     signal(SIGPIPE, SIG_IGN);
 
-    if (w->set.cpus[0] && pin_cpus(w->set.cpus) != 0)
-        return 1;
     if (w->set.rt_priority > 0) {
         struct sched_param sp = {.sched_priority = (int)w->set.rt_priority};
         if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {

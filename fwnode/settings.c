@@ -112,7 +112,7 @@ const struct cfg_option fwnode_options[] = {
      "SCHED_FIFO priority (1-99): packets are handled as soon as they arrive, ahead of the "
      "host's other processes (0: normal scheduling)"},
     {"cpus", "FW_CPUS", "cpus", CFG_STRING, "", OFF(cpus), 0, 0, NULL, config_valid_cpus,
-     "CPUs the worker runs on, a list like 0 or 2-3,6 (\"\": wherever the host puts it)"},
+     "CPUs the live worker runs on, a list like 0 or 2-3,6 (\"\": wherever the host puts it)"},
     SECS("timeout_syn_sent", "FW_TIMEOUT_SYN_SENT", "conntrack.timeouts.syn_sent", "120",
          to_syn_sent, "seconds"),
     SECS("timeout_syn_recv", "FW_TIMEOUT_SYN_RECV", "conntrack.timeouts.syn_recv", "60",

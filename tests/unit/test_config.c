@@ -611,17 +611,26 @@ static void test_cpu_list(void **state)
     assert_int_equal(config_parse_cpus("3-3", &set, err, sizeof(err)), 0);
     assert_int_equal(CPU_COUNT(&set), 1);
 
-    static const char *const bad[] = {"",       "a",   "1,",    ",1",
-                                      "1,,2",   "1-",  "-1",    "2-1",
-                                      "1 2",    "0x1", "1-2-3", "99999999999999999999",
-                                      "1048576"};
+    static const char *const bad[] = {"",        "a",   "1,",    ",1",
+                                      "1,,2",    "1-",  "-1",    "2-1",
+                                      "1 2",     "0x1", "1-2-3", "99999999999999999999",
+                                      "1048576", " 1",  "1 ",    "1\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         assert_int_equal(config_parse_cpus(bad[i], &set, err, sizeof(err)), -1);
         assert_true(err[0] != '\0');
     }
     assert_int_equal(config_parse_cpus("2-1", &set, err, sizeof(err)), -1);
-    assert_string_equal(err, "'2-1': CPU ranges go low-high, CPUs 0..1023");
+    assert_string_equal(err, "'2-1': a CPU range goes low-high");
+    /* the last CPU a set holds, and the first it does not */
+    assert_int_equal(config_parse_cpus("1023", &set, err, sizeof(err)), 0);
+    assert_true(CPU_ISSET(1023, &set));
+    assert_int_equal(config_parse_cpus("1022-1023", &set, err, sizeof(err)), 0);
+    assert_int_equal(CPU_COUNT(&set), 2);
+    assert_int_equal(config_parse_cpus("1024", &set, err, sizeof(err)), -1);
+    assert_string_equal(err, "'1024': CPUs are numbered 0..1023 here");
+    assert_int_equal(config_parse_cpus("0-1024", &set, err, sizeof(err)), -1);
+    assert_string_equal(err, "'0-1024': CPUs are numbered 0..1023 here");
 
     /* as a validator: "" (no affinity) passes, a bad list is refused */
     const char *v = "";
