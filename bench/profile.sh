@@ -5,9 +5,9 @@
 # FW_RT_PRIORITY=50 (SCHED_FIFO), the Redis servers under SCHED_FIFO above it (the worker waits for
 # them), and the switch ports a firewall sends into received in NAPI threads of their own under
 # SCHED_FIFO, as a NIC hands packets to the wire instead of running the next host's stack.
-# `pinned`: dedicated, and the worker and the store on CPUs apart: the worker on CPU 0
-# (FW_CPUS=0), the Redis master and replicas on the others, as when the store runs on hosts of
-# its own (here three servers share what is left); the load still runs anywhere.
+# `pinned`: dedicated, and the worker and the store on CPUs apart: the worker on the first CPU
+# allowed (FW_CPUS), the Redis master and replicas on the others, as when the store runs on hosts
+# of its own (here three servers share what is left); the load still runs anywhere.
 
 # wire on|off PORT...: the switch ports (in fwl-sw) a firewall sends into receive in a NAPI
 # thread of their own (GRO on, threaded NAPI), or inline in the sender's context (the default)
@@ -26,13 +26,31 @@ wire() {
         fi
     done
 }
+# cpus_allowed: the CPUs this host lets the benchmark use (a container may be given only some),
+# one per line
+cpus_allowed() {
+    sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | tr ',' '\n' |
+        awk -F- '{for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c}'
+}
+# pinned_cpus: sets WORKER_CPU (the first CPU allowed) and STORE_CPUS (the others, a list);
+# fails where fewer than two are allowed
+pinned_cpus() {
+    local all
+    all=$(cpus_allowed)
+    WORKER_CPU=$(sed -n 1p <<<"$all")
+    STORE_CPUS=$(sed -n '2,$p' <<<"$all" | paste -sd, -)
+    [ -n "$STORE_CPUS" ]
+}
 # redis_sched PROFILE: the lab's Redis master and replicas under SCHED_FIFO (dedicated, pinned;
-# above the worker, which waits for them) or not; pinned: on CPUs 1.. (every thread), else on any
+# above the worker, which waits for them) or not; pinned: on STORE_CPUS (every thread), else on
+# every CPU allowed
 redis_sched() {
-    local pid last cpus
-    last=$(($(nproc --all) - 1))
-    cpus=0-$last
-    [ "$1" = pinned ] && [ "$last" -ge 1 ] && cpus=1-$last
+    local pid cpus
+    cpus=$(cpus_allowed | paste -sd, -)
+    if [ "$1" = pinned ]; then
+        pinned_cpus || { echo "profile pinned needs two CPUs" >&2; return 1; }
+        cpus=$STORE_CPUS
+    fi
     for pid in $(pgrep -x redis-server || true); do
         case $1 in
         dedicated | pinned) chrt -f -p 60 "$pid" ;;
