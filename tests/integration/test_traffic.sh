@@ -99,16 +99,17 @@ check "worker counted the denied attempts (drop_rule $rule0 -> $rule1, >= 9)" \
     test "$((rule1 - rule0))" -ge 9
 
 # ---- FW_CPUS: the worker runs on the CPUs it is given, or does not start ----
-# The CPUs this test may use (a container may be given only some), one per line
-allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | tr ',' '\n' |
-    awk -F- '{for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c}')
+# cpus_of PID|self: the CPUs that process may run on, as the kernel lists them ("0-1")
+cpus_of() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status"; }
+mine=$(cpus_of self) # the CPUs this test may use (a container may be given only some)
+allowed=$(tr ',' '\n' <<<"$mine" | awk -F- '{for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c}')
 one=$(sed -n 2p <<<"$allowed") # a CPU of them other than the first (none on a 1-CPU host)
 first=$(sed -n 1p <<<"$allowed")
-cpus_of() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$(worker_pid node1)/status"; }
+worker_cpus() { cpus_of "$(worker_pid node1)"; }
 "$FWLAB" stop node1 >/dev/null 2>&1
 if [ -n "$one" ]; then
     FW_CPUS=$one "$FWLAB" start node1 >/dev/null 2>&1
-    check "FW_CPUS=$one: the worker runs on CPU $one only ($(cpus_of))" test "$(cpus_of)" = "$one"
+    check "FW_CPUS=$one: the worker runs on CPU $one only ($(worker_cpus))" test "$(worker_cpus)" = "$one"
     check "... and forwards (curl)" curl_1b
     "$FWLAB" stop node1 >/dev/null 2>&1
 else
@@ -125,8 +126,8 @@ check_fails "FW_CPUS=0-x (not a CPU list): the worker does not start" \
     env FW_CPUS=0-x "$FWLAB" start node1
 check "... and says why" grep -q "FW_CPUS: '0-x': not a CPU list" "$STATE/node1.log"
 env -u FW_CPUS "$FWLAB" start node1 >/dev/null 2>&1
-check "without FW_CPUS the worker runs wherever this test may ($(cpus_of))" \
-    test "$(cpus_of)" = "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)"
+check "without FW_CPUS the worker runs wherever this test may ($(worker_cpus))" \
+    test "$(worker_cpus)" = "$mine"
 
 # ---- a write of the stats file that hangs holds no packet ----
 # The temporary file the counters go to is made a FIFO nobody reads: the worker's writer thread
